@@ -1,0 +1,190 @@
+"""Pipeline YAML as pydantic models (DESIGN §2.4).
+
+```yaml
+fps: 25
+seed: 0
+inputs: {portrait: portrait.png, audio: speech.wav, emotion: happy}   # paths relative to this file
+face: {use: dlib}
+encoder: [{use: phonemes}, {use: prosody}]      # one component or a list
+controller: {use: mixture}
+motion: {use: facs-rig}
+renderer: {use: warp2d, with: {teeth: 0.6}}
+metrics: [{use: av-sync}]                       # optional: evaluate the output
+output: {chunk_size: 25, crf: 18}
+```
+
+Unknown keys are rejected everywhere; errors name the YAML path
+(``renderer.with.teeth: Input should be less than or equal to 1``). Only ``yaml.safe_load``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError
+
+#: YAML key -> registry kind, in pipeline order.
+STAGES: dict[str, str] = {
+    "face": "faces", "encoder": "encoders", "controller": "controllers",
+    "motion": "motion", "renderer": "renderers", "metrics": "metrics",
+}
+
+
+class ComponentRef(BaseModel):
+    """``{use: NAME, with: {...options}}``; ``with`` is checked against the component's own config model."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    use: str = Field(min_length=1)
+    with_: dict[str, Any] = Field(default_factory=dict, alias="with")
+
+    @field_validator("with_", mode="before")
+    @classmethod
+    def _none_is_empty(cls, v: Any) -> Any:
+        return {} if v is None else v
+
+
+class Inputs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    portrait: Path | None = None
+    audio: Path | None = None
+    emotion: Any = None
+
+
+class OutputOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    chunk_size: int = Field(25, gt=0, le=1000, description="frames rendered and encoded per step")
+    crf: int = Field(18, ge=0, le=51, description="x264 constant rate factor (lower = better)")
+    preset: str = Field("veryfast", pattern=r"^(ultrafast|superfast|veryfast|faster|fast|medium|slow|slower|veryslow)$")
+
+
+def _as_list(v: Any) -> Any:
+    return [v] if isinstance(v, dict) else v
+
+
+class PipelineConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    fps: float = Field(25.0, gt=0, le=120)
+    seed: int = 0
+    inputs: Inputs = Field(default_factory=Inputs)
+    face: ComponentRef = Field(default_factory=lambda: ComponentRef(use="dlib"))
+    encoder: list[ComponentRef] = Field(min_length=1)
+    controller: ComponentRef
+    motion: ComponentRef
+    renderer: ComponentRef
+    metrics: list[ComponentRef] = Field(default_factory=list)
+    output: OutputOptions = Field(default_factory=OutputOptions)
+    provenance: dict[str, Any] | None = Field(
+        None, description="written by emoavatar beside each output (versions used); ignored when read")
+
+    _as_list_encoder = field_validator("encoder", "metrics", mode="before")(classmethod(lambda cls, v: _as_list(v)))
+
+    def refs(self) -> list[tuple[str, str, ComponentRef]]:
+        """``(yaml path, kind, ref)`` for every component, in pipeline order."""
+        out: list[tuple[str, str, ComponentRef]] = [("face", "faces", self.face)]
+        out += [(f"encoder[{i}]" if len(self.encoder) > 1 else "encoder", "encoders", r)
+                for i, r in enumerate(self.encoder)]
+        out += [("controller", "controllers", self.controller), ("motion", "motion", self.motion),
+                ("renderer", "renderers", self.renderer)]
+        out += [(f"metrics[{i}]", "metrics", r) for i, r in enumerate(self.metrics)]
+        return out
+
+
+def format_loc(loc: tuple[Any, ...], prefix: str = "") -> str:
+    parts = [prefix] if prefix else []
+    for p in loc:
+        if isinstance(p, int):
+            parts[-1:] = [f"{parts[-1]}[{p}]"] if parts else [f"[{p}]"]
+        else:
+            parts.append("with" if p == "with_" else str(p))
+    return ".".join(parts) or "(top level)"
+
+
+def validation_message(err: ValidationError, prefix: str = "") -> str:
+    """All errors of a pydantic ValidationError as ``path: message`` lines."""
+    lines = []
+    for e in err.errors():
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (misspelled?)"
+        lines.append(f"{format_loc(tuple(e['loc']), prefix)}: {msg}")
+    return "; ".join(lines)
+
+
+def set_dotted(data: dict, key: str, value: Any) -> None:
+    """``set_dotted(d, "renderer.with.teeth", 0.5)``; list items as ``encoder.0.use``."""
+    parts = key.split(".")
+    cur: Any = data
+    for i, p in enumerate(parts[:-1]):
+        nxt_is_index = parts[i + 1].isdigit()
+        if isinstance(cur, list):
+            cur = cur[int(p)]
+            continue
+        if p not in cur or cur[p] is None:
+            cur[p] = [] if nxt_is_index else {}
+        cur = cur[p]
+    last = parts[-1]
+    if isinstance(cur, list):
+        cur[int(last)] = value
+    else:
+        cur[last] = value
+
+
+def parse_overrides(items: list[str]) -> list[tuple[str, Any]]:
+    """``["renderer.with.teeth=0.5"]`` -> ``[("renderer.with.teeth", 0.5)]`` (values read as YAML)."""
+    out = []
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"override {item!r} must look like KEY=VALUE (e.g. renderer.with.teeth=0.5)")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            value = raw
+        out.append((key.strip(), value))
+    return out
+
+
+def load_config_data(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"pipeline file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{where}: not valid YAML: {getattr(e, 'problem', e)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a pipeline must be a YAML mapping, got {type(data).__name__}")
+    base = path.parent
+    inputs = data.get("inputs")
+    if isinstance(inputs, dict):
+        for k in ("portrait", "audio"):
+            if isinstance(inputs.get(k), str) and not Path(inputs[k]).is_absolute():
+                inputs[k] = str((base / inputs[k]).resolve())
+    return data
+
+
+def parse_config(data: dict, overrides: list[tuple[str, Any]] = ()) -> PipelineConfig:
+    import copy
+
+    data = copy.deepcopy(data)
+    for key, value in overrides:
+        try:
+            set_dotted(data, key, value)
+        except (KeyError, IndexError, ValueError, TypeError):
+            raise ConfigError(f"cannot set {key}: no such place in the pipeline") from None
+    try:
+        return PipelineConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(validation_message(e)) from None
+
+
+def load_config(path: str | Path, overrides: list[str] | list[tuple[str, Any]] = ()) -> PipelineConfig:
+    """Read, override (``KEY=VALUE`` strings or pairs) and validate a pipeline YAML's structure."""
+    pairs = parse_overrides(list(overrides)) if overrides and isinstance(next(iter(overrides)), str) else overrides
+    return parse_config(load_config_data(path), list(pairs))

@@ -1,0 +1,85 @@
+"""Audio decoding and resampling with PyAV (no torchaudio)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from ..errors import MediaError
+
+
+def _open(path: Path):
+    import av
+
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(f"audio file not found: {path}", fix="check the path")
+    try:
+        container = av.open(str(path))
+    except Exception as e:  # noqa: BLE001 - PyAV raises many types for bad files
+        raise MediaError(f"cannot read {path}: {e}", fix="give a WAV/MP3/FLAC/MP4 file") from None
+    if not container.streams.audio:
+        container.close()
+        raise MediaError(f"{path} has no audio stream", fix="give a file with speech in it")
+    return container
+
+
+def iter_audio(path: str | Path, sample_rate: int = 16000, layout: str = "mono",
+               fmt: str = "flt") -> Iterator[np.ndarray]:
+    """Yield decoded chunks resampled to ``sample_rate`` (float32 mono by default;
+    ``layout='stereo'`` gives ``[2, n]`` planar-free interleaved arrays as PyAV returns them)."""
+    import av
+
+    container = _open(Path(path))
+    try:
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format=fmt, layout=layout, rate=sample_rate)
+        try:
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    yield out.to_ndarray()
+            for out in resampler.resample(None):
+                yield out.to_ndarray()
+        except av.error.FFmpegError as e:
+            raise MediaError(f"corrupt audio in {path}: {e}") from None
+    finally:
+        container.close()
+
+
+def decode_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
+    """Whole file as mono float32 at ``sample_rate``."""
+    chunks = [c.reshape(-1) for c in iter_audio(path, sample_rate)]
+    if not chunks:
+        raise MediaError(f"{path} contains no audio samples")
+    return np.concatenate(chunks).astype(np.float32, copy=False)
+
+
+def probe_duration(path: str | Path) -> float:
+    """Duration in seconds, from the stream header or, failing that, by streaming the decode."""
+    container = _open(Path(path))
+    try:
+        stream = container.streams.audio[0]
+        if stream.duration is not None and stream.time_base is not None:
+            return float(stream.duration * stream.time_base)
+    finally:
+        container.close()
+    n = 0
+    for chunk in iter_audio(path, 16000):
+        n += chunk.reshape(-1).shape[0]
+    if n == 0:
+        raise MediaError(f"{path} contains no audio samples")
+    return n / 16000.0
+
+
+def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int) -> None:
+    """Write mono float samples in [-1, 1] as 16-bit PCM WAV."""
+    import wave
+
+    pcm = (np.clip(np.asarray(samples, dtype=np.float32), -1, 1) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(int(sample_rate))
+        w.writeframes(pcm.tobytes())

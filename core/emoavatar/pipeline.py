@@ -1,0 +1,214 @@
+"""Compose and run a pipeline: portrait + audio + emotion request -> MP4 (+ resolved config).
+
+Stages run in order; audio features, the emotion timeline and the motion are small per-frame
+arrays, while frames are rendered and encoded chunk by chunk so memory does not grow with the
+length of the audio (DESIGN §2.6). The video goes to a temporary file renamed on success.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from . import __version__
+from .config import PipelineConfig, load_config, parse_config
+from .emotions import parse_emotion
+from .errors import ConfigError, MediaError
+from .hookspecs import get_plugin_manager, postprocess
+from .interfaces import RunContext
+from .registry import Registry, get_registry
+from .spec import API_VERSION
+from .types import Audio, Portrait
+from .validate import ValidationReport, validate_config
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+@dataclass
+class RunResult:
+    output: Path
+    config_path: Path
+    n_frames: int
+    fps: float
+    duration: float
+    timings: dict[str, float] = field(default_factory=dict)
+    metrics: Any = None
+
+    @property
+    def render_fps(self) -> float:
+        t = self.timings.get("render+encode", 0.0)
+        return self.n_frames / t if t > 0 else float("inf")
+
+
+def run_file_path(output: Path) -> Path:
+    """Where the resolved config of ``out.mp4`` goes: ``out.run.yaml``."""
+    return output.with_name(output.stem + ".run.yaml")
+
+
+class Pipeline:
+    """``Pipeline.from_yaml("examples/default.yaml").run(output="out.mp4", emotion="happy")``."""
+
+    def __init__(self, config: PipelineConfig, registry: Registry | None = None) -> None:
+        self.config = config
+        self.registry = registry or get_registry()
+        self._report: ValidationReport | None = None
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, overrides: list[str] = (), registry: Registry | None = None) -> "Pipeline":
+        return cls(load_config(path, list(overrides)), registry)
+
+    @classmethod
+    def from_dict(cls, data: dict, registry: Registry | None = None) -> "Pipeline":
+        return cls(parse_config(data), registry)
+
+    # -- checking ----------------------------------------------------------------------
+    def validate(self) -> ValidationReport:
+        if self._report is None:
+            self._report = validate_config(self.config, self.registry)
+        return self._report
+
+    def _build(self, path: str) -> Any:
+        comp = self.validate().by_path(path)
+        assert comp is not None, path
+        return self.registry.create(comp.kind, comp.spec.name, comp.options)
+
+    # -- running -----------------------------------------------------------------------
+    def run(self, output: str | Path, *, portrait: str | Path | None = None, audio: str | Path | None = None,
+            emotion: Any = None, overwrite: bool = False, progress: ProgressFn | None = None) -> RunResult:
+        from .media import VideoWriter, read_image
+
+        cfg = self.config
+        self.validate().raise_first()
+        portrait_path = Path(portrait) if portrait else cfg.inputs.portrait
+        audio_path = Path(audio) if audio else cfg.inputs.audio
+        if portrait_path is None:
+            raise ConfigError("no portrait given", fix="pass --portrait IMAGE or set inputs.portrait")
+        if audio_path is None:
+            raise ConfigError("no audio given", fix="pass --audio FILE or set inputs.audio")
+        request = parse_emotion(emotion if emotion is not None else cfg.inputs.emotion)
+        output = Path(output)
+        if output.suffix.lower() != ".mp4":
+            raise ConfigError(f"output {output} must end in .mp4")
+        if output.exists() and not overwrite:
+            from .errors import OutputExistsError
+
+            raise OutputExistsError(f"{output} already exists", fix="choose another -o or pass --overwrite")
+        pm = get_plugin_manager()
+        timings: dict[str, float] = {}
+        report = self.validate()
+
+        def tick(stage: str, t0: float) -> float:
+            now = time.perf_counter()
+            timings[stage] = timings.get(stage, 0.0) + now - t0
+            return now
+
+        t = time.perf_counter()
+        image = read_image(portrait_path)
+        analyzer = self._build("face")
+        face = analyzer.analyze(image, source=str(portrait_path), embed=False)
+        port = Portrait(image, face, portrait_path)
+        t = tick("face", t)
+
+        audio_obj = Audio.load(audio_path)
+        if audio_obj.duration <= 0:
+            raise MediaError(f"{audio_path} has no audio samples")
+        ctx = RunContext(fps=cfg.fps, n_frames=audio_obj.n_frames(cfg.fps), seed=cfg.seed, face=analyzer)
+        ctx.extras.update(portrait_path=portrait_path, audio_path=audio_path, request=request)
+
+        features = {}
+        for comp in report.components:
+            if comp.kind == "encoders":
+                feats = self.registry.create(comp.kind, comp.spec.name, comp.options).encode(audio_obj, ctx)
+                features[feats.kind] = feats
+        t = tick("encode", t)
+        state = self._build("controller").control(request, features, ctx)
+        t = tick("control", t)
+        motion = self._build("motion").generate(features, state, port, ctx)
+        t = tick("motion", t)
+        renderer = self._build("renderer")
+        renderer.prepare(port, ctx)
+        t = tick("prepare", t)
+
+        pm.hook.emoavatar_run_start(config=cfg, context=ctx)
+        n, chunk = ctx.n_frames, cfg.output.chunk_size
+        with VideoWriter(output, cfg.fps, audio=audio_path, crf=cfg.output.crf, preset=cfg.output.preset,
+                         overwrite=overwrite) as writer:
+            for start in range(0, n, chunk):
+                frames = renderer.render(motion.slice(start, min(n, start + chunk)), ctx)
+                frames = postprocess(pm, frames, start, ctx)
+                writer.write(frames)
+                done = min(n, start + chunk)
+                pm.hook.emoavatar_progress(stage="render", done=done, total=n)
+                if progress:
+                    progress("render", done, n)
+        tick("render+encode", t)
+
+        config_path = self._write_run_file(output, portrait_path, audio_path, request)
+        result = RunResult(output, config_path, n, cfg.fps, audio_obj.duration, timings)
+        if cfg.metrics:
+            result.metrics = self._evaluate(result, portrait_path, audio_path, request)
+        pm.hook.emoavatar_run_end(result=result, context=ctx)
+        return result
+
+    # -- outputs -----------------------------------------------------------------------
+    def provenance(self) -> dict:
+        return {
+            "core": {"emoavatar": __version__, "api": API_VERSION},
+            "plugins": {c.path: {"use": c.spec.name, "kind": c.kind, "distribution": c.distribution,
+                                 "version": c.version} for c in self.validate().components},
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+
+    def resolved(self, portrait: Path | None = None, audio: Path | None = None, emotion: Any = None) -> dict:
+        """The config with every component's options filled in, plus provenance: re-runnable YAML."""
+        data = self.config.model_dump(mode="json", by_alias=True, exclude={"provenance"})
+        for c in self.validate().components:
+            ref_path = c.path.replace("[", ".").replace("]", "")
+            node: Any = data
+            for part in ref_path.split("."):
+                node = node[int(part)] if part.isdigit() else node[part]
+            if not isinstance(node, dict):  # single encoder stored as a list of one
+                node = node[0]
+            node["with"] = c.options.model_dump(mode="json")
+        data["inputs"] = {"portrait": str(portrait) if portrait else data["inputs"]["portrait"],
+                          "audio": str(audio) if audio else data["inputs"]["audio"],
+                          "emotion": emotion if emotion is not None else data["inputs"]["emotion"]}
+        data["provenance"] = self.provenance()
+        return data
+
+    def _write_run_file(self, output: Path, portrait: Path, audio: Path, request: Any) -> Path:
+        path = run_file_path(output)
+        emotion = self.config.inputs.emotion if request is None else _emotion_for_yaml(request)
+        text = "# resolved by emoavatar: re-run with `emoavatar run " + path.name + " -o NEW.mp4`\n"
+        text += yaml.safe_dump(self.resolved(portrait, audio, emotion), sort_keys=False, allow_unicode=True)
+        tmp = path.with_name(path.name + ".partial")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+    def _evaluate(self, result: RunResult, portrait: Path, audio: Path, request: Any) -> Any:
+        from .evaluation import evaluate_run
+
+        return evaluate_run(self, result, portrait, audio, request)
+
+
+def _emotion_for_yaml(request: Any) -> Any:
+    """An EmotionRequest as the YAML form that parses back to it."""
+    out: dict[str, Any] = {}
+    if request.text:
+        out["text"] = request.text
+    elif request.from_audio:
+        out["from_audio"] = True
+    else:
+        out["timeline"] = [{"at": s.start, "emotion": dict(s.mix), **({"intensity": s.intensity} if s.intensity is not None else {})}
+                           for s in request.segments]
+    if request.au:
+        out["au"] = dict(request.au)
+    out["intensity"] = request.intensity
+    out["transition"] = request.transition
+    return out

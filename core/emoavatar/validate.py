@@ -1,0 +1,102 @@
+"""Checking a pipeline before any weights load (DESIGN §2.3): components exist and are
+healthy, their ``with`` options fit their config models, ports connect, the emotion parses.
+
+Only light specs are read; no plugin model code (torch, dlib) is imported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ValidationError
+
+from .config import PipelineConfig, validation_message
+from .emotions import parse_emotion
+from .errors import ConfigError, EmoAvatarError, PluginError, PortError
+from .registry import KIND_NAMES, Registry, get_registry
+from .spec import ComponentSpec, port_matches
+
+
+@dataclass
+class ResolvedComponent:
+    path: str  # YAML path, e.g. "encoder[1]"
+    kind: str
+    spec: ComponentSpec
+    options: BaseModel
+    distribution: str
+    version: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.path} '{self.spec.name}'"
+
+
+@dataclass
+class ValidationReport:
+    components: list[ResolvedComponent] = field(default_factory=list)
+    problems: list[EmoAvatarError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def by_path(self, path: str) -> ResolvedComponent | None:
+        return next((c for c in self.components if c.path == path), None)
+
+    def raise_first(self) -> None:
+        if self.problems:
+            raise self.problems[0]
+
+
+def resolve_components(config: PipelineConfig, registry: Registry, report: ValidationReport) -> None:
+    for path, kind, ref in config.refs():
+        try:
+            entry = registry.entry(kind, ref.use)
+            spec = registry.spec(kind, ref.use)
+        except PluginError as e:
+            report.problems.append(PluginError(f"{path}.use: {e.message}", fix=e.fix))
+            continue
+        try:
+            options = spec.config.model_validate(ref.with_)
+        except ValidationError as e:
+            report.problems.append(ConfigError(validation_message(e, f"{path}.with")))
+            continue
+        report.components.append(ResolvedComponent(path, kind, spec, options, entry.distribution, entry.version))
+
+
+def _offered(components: list[ResolvedComponent], kinds: set[str]) -> list[tuple[str, ResolvedComponent]]:
+    return [(p, c) for c in components if c.kind in kinds for p in c.spec.produces]
+
+
+def check_ports(report: ValidationReport) -> None:
+    """Every consumed port is produced upstream; name both sides when not."""
+    upstream = {"encoders": set(), "controllers": {"encoders"}, "motion": {"encoders", "controllers"},
+                "renderers": {"motion"}}
+    for comp in report.components:
+        if comp.kind not in upstream:
+            continue
+        offered = _offered(report.components, upstream[comp.kind])
+        for want in comp.spec.consumes:
+            if any(port_matches(p, want) for p, _ in offered):
+                continue
+            same_prefix = [(p, c) for p, c in offered if p.split(":")[0] == want.split(":")[0]]
+            if same_prefix:
+                have = ", ".join(f"{c.label} produces {p}" for p, c in same_prefix)
+                msg = f"{comp.label} consumes {want} but {have}"
+            else:
+                kinds = " or ".join(KIND_NAMES[k] for k in sorted(upstream[comp.kind])) or "no stage"
+                msg = f"{comp.label} consumes {want} but no {kinds} in this pipeline produces it"
+            report.problems.append(PortError(msg, fix="pick stages whose ports match (`emoavatar plugins` lists them)"))
+
+
+def validate_config(config: PipelineConfig, registry: Registry | None = None) -> ValidationReport:
+    """All problems of a pipeline, without importing plugin code."""
+    report = ValidationReport()
+    resolve_components(config, registry or get_registry(), report)
+    check_ports(report)
+    if config.inputs.emotion is not None:
+        try:
+            parse_emotion(config.inputs.emotion)
+        except EmoAvatarError as e:
+            report.problems.append(type(e)(f"inputs.emotion: {e.message}", fix=e.fix))
+    return report
