@@ -125,6 +125,8 @@ def set_dotted(data: dict, key: str, value: Any) -> None:
             continue
         if p not in cur or cur[p] is None:
             cur[p] = [] if nxt_is_index else {}
+        elif nxt_is_index and isinstance(cur[p], dict):  # `encoder: {use: x}` addressed as encoder.0
+            cur[p] = [cur[p]]
         cur = cur[p]
     last = parts[-1]
     if isinstance(cur, list):

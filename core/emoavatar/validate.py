@@ -93,7 +93,8 @@ def validate_config(config: PipelineConfig, registry: Registry | None = None) ->
     """All problems of a pipeline, without importing plugin code."""
     report = ValidationReport()
     resolve_components(config, registry or get_registry(), report)
-    check_ports(report)
+    if not report.problems:  # ports of a missing component would only repeat its error
+        check_ports(report)
     if config.inputs.emotion is not None:
         try:
             parse_emotion(config.inputs.emotion)

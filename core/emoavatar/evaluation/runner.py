@@ -1,0 +1,252 @@
+"""Run metric plugins over samples: ``evaluate(samples, metric_names, options) -> EvaluationReport``.
+
+For every sample the generated video is probed and decoded once (a missing or corrupt video is a
+:class:`MediaError` for the whole run); the frames go to ``sample.cache[("frames", str(path))]``,
+where metric plugins find them. A metric whose inputs are missing (``ComponentSpec.requires``,
+``extras["requires_any"]``), whose weights are missing, or that fails with a user error is
+*skipped with its reason* — never reported as zero. A value a metric cannot define is NaN and
+left out of the mean.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+import numpy as np
+
+from ..errors import ConfigError, EmoAvatarError, MediaError, PluginError
+from ..interfaces import EvalSample, RunContext
+
+#: Fields of EvalSample a metric may require; "audio" is also met by the video's own audio track.
+INPUT_FIELDS = ("reference", "audio", "portrait", "emotion")
+INPUT_HINT = {"reference": "--reference", "audio": "--audio (or a video with sound)",
+              "portrait": "--portrait", "emotion": "--emotion"}
+
+
+@dataclass
+class EvaluationOptions:
+    """``metric_config``: options per metric name (validated by its spec); ``face``: FaceAnalyzer
+    name for landmark metrics (None: let the metrics choose); ``strict``: re-raise plugin bugs."""
+
+    metric_config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    face: str | None = "dlib"
+    fps: float | None = None
+    strict: bool = False
+
+
+@dataclass
+class MetricOutcome:
+    metric: str
+    values: dict[str, float] = field(default_factory=dict)
+    series: dict[str, np.ndarray] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    skipped: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class SampleResult:
+    sample: EvalSample
+    name: str
+    outcomes: dict[str, MetricOutcome] = field(default_factory=dict)
+
+    def values(self) -> dict[str, float]:
+        """Column name -> value (a column is the metric's value name)."""
+        out: dict[str, float] = {}
+        for o in self.outcomes.values():
+            out.update(o.values)
+        return out
+
+    def series(self) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for o in self.outcomes.values():
+            out.update(o.series)
+        return out
+
+    @property
+    def skipped(self) -> dict[str, str]:
+        return {m: o.skipped for m, o in self.outcomes.items() if o.skipped}
+
+
+@dataclass
+class Summary:
+    mean: float
+    std: float
+    n: int
+
+
+@dataclass
+class EvaluationReport:
+    metrics: list[str]
+    samples: list[SampleResult]
+
+    @property
+    def columns(self) -> list[str]:
+        """Value names in metric order, first appearance first."""
+        cols: list[str] = []
+        for m in self.metrics:
+            for s in self.samples:
+                o = s.outcomes.get(m)
+                for k in (o.values if o else {}):
+                    if k not in cols:
+                        cols.append(k)
+        return cols
+
+    def column_metric(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for s in self.samples:
+            for m, o in s.outcomes.items():
+                for k in o.values:
+                    out.setdefault(k, m)
+        return out
+
+    def summary(self) -> dict[str, Summary]:
+        """Mean ± std (population) over samples of each column, NaN values left out."""
+        out = {}
+        for c in self.columns:
+            vals = np.array([s.values().get(c, math.nan) for s in self.samples], np.float64)
+            vals = vals[np.isfinite(vals)]
+            out[c] = Summary(float(vals.mean()) if len(vals) else math.nan,
+                             float(vals.std()) if len(vals) else math.nan, int(len(vals)))
+        return out
+
+    def skipped(self) -> dict[str, list[tuple[str, str]]]:
+        """metric -> [(sample name, reason)]."""
+        out: dict[str, list[tuple[str, str]]] = {}
+        for s in self.samples:
+            for m, reason in s.skipped.items():
+                out.setdefault(m, []).append((s.name, reason))
+        return out
+
+
+def _spec_inputs(spec) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    return tuple(spec.requires), tuple(spec.extras.get("requires_any", ()))
+
+
+def _missing_inputs(spec, present: set[str]) -> str | None:
+    req, any_of = _spec_inputs(spec)
+    missing = [r for r in req if r not in present]
+    if missing:
+        return "needs " + ", ".join(INPUT_HINT.get(m, m) for m in missing)
+    if any_of and not present & set(any_of):
+        return "needs one of " + ", ".join(INPUT_HINT.get(m, m) for m in any_of)
+    return None
+
+
+def _check_paths(sample: EvalSample) -> None:
+    for name in ("reference", "portrait", "audio"):
+        p = getattr(sample, name)
+        if p is not None and not Path(p).is_file():
+            raise MediaError(f"{name} not found: {p}", fix="check the path")
+
+
+def prepare_sample(sample: EvalSample) -> tuple[set[str], Any]:
+    """Probe and decode the generated video (MediaError when missing/corrupt/empty); the inputs present."""
+    from ..media import read_video, video_info
+
+    _check_paths(sample)
+    info = video_info(sample.video)
+    key = ("frames", str(Path(sample.video)))
+    if key not in sample.cache:
+        chunks = list(read_video(sample.video))
+        if not chunks:
+            raise MediaError(f"{sample.video} contains no decodable video frames")
+        sample.cache[key] = np.concatenate(chunks)
+    present = {f for f in INPUT_FIELDS if getattr(sample, f) is not None}
+    if info.has_audio:
+        present.add("audio")
+    return present, info
+
+
+def build_metrics(metric_names: Iterable[str] | None, options: EvaluationOptions, registry=None
+                  ) -> tuple[list[str], dict[str, Any], dict[str, str]]:
+    """(names, built metrics, broken/unbuildable -> reason). Unknown names raise PluginError;
+    invalid options raise ConfigError."""
+    from pydantic import ValidationError
+
+    from ..registry import get_registry
+
+    reg = registry or get_registry()
+    if metric_names is None:
+        names = [e.name for e in reg.list("metrics")]
+    else:
+        names = list(dict.fromkeys(n.strip() for n in metric_names if n.strip()))
+        for n in names:
+            reg.entry("metrics", n)  # PluginError for an unknown metric
+    unknown_cfg = set(options.metric_config) - set(names)
+    if unknown_cfg and metric_names is not None:
+        raise ConfigError(f"options given for metric(s) not evaluated: {sorted(unknown_cfg)}")
+    built, broken = {}, {}
+    for n in names:
+        try:
+            built[n] = reg.create("metrics", n, dict(options.metric_config.get(n, {})))
+        except ValidationError as e:
+            err = e.errors()[0]
+            raise ConfigError(f"{n}.{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+        except PluginError as e:
+            broken[n] = str(e)
+    return names, built, broken
+
+
+def evaluate(samples: Iterable[EvalSample], metric_names: Iterable[str] | None = None,
+             options: EvaluationOptions | None = None, *, registry=None,
+             progress: Callable[[str], None] | None = None) -> EvaluationReport:
+    """Evaluate every sample with every metric (``None``: all installed metrics whose inputs are
+    present); see the module doc for how skips and errors are reported."""
+    from ..registry import get_registry
+
+    options = options or EvaluationOptions()
+    reg = registry or get_registry()
+    names, built, broken = build_metrics(metric_names, options, reg)
+    ctx = RunContext(fps=options.fps or 25.0)
+    if options.face:
+        try:
+            ctx.face = reg.create("faces", options.face)
+        except PluginError:
+            ctx.face = None  # landmark metrics will say what is missing
+    results = []
+    for sample in samples:
+        if options.fps and not sample.fps:
+            sample.fps = options.fps
+        present, info = prepare_sample(sample)
+        ctx.fps, ctx.n_frames = sample.fps or info.fps, info.n_frames
+        res = SampleResult(sample, Path(sample.video).stem)
+        runnable = []
+        for n in names:
+            if n in broken:
+                res.outcomes[n] = MetricOutcome(n, skipped=broken[n])
+                continue
+            why = _missing_inputs(reg.spec("metrics", n), present)
+            if why:
+                res.outcomes[n] = MetricOutcome(n, skipped=why)
+            else:
+                runnable.append(n)
+        if not runnable and names and not info.has_audio and any(
+                "audio" in _spec_inputs(reg.spec("metrics", n))[0] for n in names if n not in broken):
+            raise MediaError(f"{sample.video} has no audio track and no --audio was given; "
+                             f"{', '.join(names)} need(s) speech")
+        for n in runnable:
+            if progress:
+                progress(f"{res.name}: {n}")
+            res.outcomes[n] = _run_one(n, built[n], sample, ctx, options.strict)
+        results.append(res)
+    return EvaluationReport(names, results)
+
+
+def _run_one(name: str, metric, sample: EvalSample, ctx: RunContext, strict: bool) -> MetricOutcome:
+    t0 = time.perf_counter()
+    try:
+        r = metric.evaluate(sample, ctx)
+    except EmoAvatarError as e:
+        return MetricOutcome(name, skipped=str(e), seconds=time.perf_counter() - t0)
+    except Exception as e:  # noqa: BLE001 - one failing metric must not lose the others
+        if strict:
+            raise
+        return MetricOutcome(name, skipped=f"failed: {type(e).__name__}: {e}", seconds=time.perf_counter() - t0)
+    values = {k: float(v) for k, v in r.values.items()}
+    series = {k: np.asarray(v, np.float64) for k, v in r.series.items()}
+    return MetricOutcome(name, values, series, list(r.notes), None, time.perf_counter() - t0)
