@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from emoavatar.emotions import parse_emotion
 from emoavatar.interfaces import RunContext
 from emoavatar.media import VideoWriter, read_image, write_wav

@@ -1,6 +1,5 @@
 import pytest
 import yaml
-
 from emoavatar.config import load_config, parse_config
 from emoavatar.errors import ConfigError
 from emoavatar.testing.trivial import TRIVIAL_PIPELINE, trivial_registry
@@ -39,15 +38,16 @@ def test_component_options_checked_against_the_plugin_model():
 
 
 def test_incompatible_ports_name_both_sides():
-    from emoavatar.spec import ComponentSpec
     from emoavatar.registry import Registry
+    from emoavatar.spec import ComponentSpec
     from emoavatar.testing.trivial import TRIVIAL_SPECS
 
     nerf_like = ComponentSpec("needs-exp", "renderers", "x:Y", consumes=("motion:exp3dmm10",), produces=("frames",))
     reg = Registry(extra=(*TRIVIAL_SPECS, nerf_like))
     report = validate_config(parse_config({**TRIVIAL_PIPELINE, "renderer": {"use": "needs-exp"}}), reg)
     msg = str(report.problems[0])
-    assert "renderer 'needs-exp' consumes motion:exp3dmm10" in msg and "motion 'trivial-motion' produces motion:landmarks68" in msg
+    assert "renderer 'needs-exp' consumes motion:exp3dmm10" in msg
+    assert "motion 'trivial-motion' produces motion:landmarks68" in msg
 
 
 def test_bad_yaml_is_a_config_error(tmp_path):

@@ -1,5 +1,4 @@
 import pytest
-
 from emoavatar.emotions import EMOTIONS, canonical_au, canonical_emotion, parse_emotion, parse_mix
 from emoavatar.errors import EmotionError
 

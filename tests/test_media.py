@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-
 from emoavatar.errors import MediaError
 from emoavatar.media import VideoWriter, decode_audio, probe_duration, read_image, read_video, write_wav
 from emoavatar.types import Audio

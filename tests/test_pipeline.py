@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import yaml
-
 from emoavatar.errors import FaceNotFoundError, MediaError, OutputExistsError
 from emoavatar.hookspecs import get_plugin_manager, hookimpl
 from emoavatar.media import read_video, video_info, write_image

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from _support import EXAMPLES, cli
 
 KINDS = ("encoder", "controller", "motion", "renderer", "metric", "face")
@@ -107,7 +106,8 @@ def test_broken_plugin_fails_only_its_pipeline_and_strict_mode_is_fatal(site, tm
     ({"renderer": {"use": "no-such-renderer"}}, "renderer.use: unknown Renderer 'no-such-renderer'"),
     ({"renderer": {"use": "my-renderer", "with": {"radious": 2}}}, "renderer.with.radious: unknown key"),
     ({"renderer": {"use": "my-renderer", "with": {"radius": "big"}}}, "renderer.with.radius: Input should be a valid integer"),
-    ({"renderer": {"use": "my-renderer", "with": {"radius": 0}}}, "renderer.with.radius: Input should be greater than or equal to 1"),
+    ({"renderer": {"use": "my-renderer", "with": {"radius": 0}}},
+     "renderer.with.radius: Input should be greater than or equal to 1"),
     ({"motion": {"use": "my-renderer"}}, "motion.use: unknown MotionGenerator 'my-renderer'"),
     ({"inputs": {"emotion": "hapy"}}, "inputs.emotion: unknown emotion 'hapy'"),
     ({"controler": {"use": "my-controller"}}, "controler: unknown key"),

@@ -34,7 +34,7 @@ class RunContext:
         self.rng = np.random.default_rng(self.seed)
 
 
-class Component(ABC):
+class Component(ABC):  # noqa: B024 - a common base; each kind adds its abstract method
     """Base of all kinds. ``kind`` names the entry-point group suffix."""
 
     kind: ClassVar[str] = ""

@@ -205,8 +205,8 @@ def _emotion_for_yaml(request: Any) -> Any:
     elif request.from_audio:
         out["from_audio"] = True
     else:
-        out["timeline"] = [{"at": s.start, "emotion": dict(s.mix), **({"intensity": s.intensity} if s.intensity is not None else {})}
-                           for s in request.segments]
+        out["timeline"] = [{"at": s.start, "emotion": dict(s.mix),
+                            **({"intensity": s.intensity} if s.intensity is not None else {})} for s in request.segments]
     if request.au:
         out["au"] = dict(request.au)
     out["intensity"] = request.intensity

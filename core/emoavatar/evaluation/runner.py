@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -111,7 +112,7 @@ class EvaluationReport:
             vals = np.array([s.values().get(c, math.nan) for s in self.samples], np.float64)
             vals = vals[np.isfinite(vals)]
             out[c] = Summary(float(vals.mean()) if len(vals) else math.nan,
-                             float(vals.std()) if len(vals) else math.nan, int(len(vals)))
+                             float(vals.std()) if len(vals) else math.nan, len(vals))
         return out
 
     def skipped(self) -> dict[str, list[tuple[str, str]]]:
@@ -208,13 +209,16 @@ def evaluate(samples: Iterable[EvalSample], metric_names: Iterable[str] | None =
             ctx.face = reg.create("faces", options.face)
         except PluginError:
             ctx.face = None  # landmark metrics will say what is missing
+    from .manifest import unique_names
+
+    samples = list(samples)
     results = []
-    for sample in samples:
+    for sample, sample_name in zip(samples, unique_names(samples)):
         if options.fps and not sample.fps:
             sample.fps = options.fps
         present, info = prepare_sample(sample)
         ctx.fps, ctx.n_frames = sample.fps or info.fps, info.n_frames
-        res = SampleResult(sample, Path(sample.video).stem)
+        res = SampleResult(sample, sample_name)
         runnable = []
         for n in names:
             if n in broken:
@@ -243,7 +247,7 @@ def _run_one(name: str, metric, sample: EvalSample, ctx: RunContext, strict: boo
         r = metric.evaluate(sample, ctx)
     except EmoAvatarError as e:
         return MetricOutcome(name, skipped=str(e), seconds=time.perf_counter() - t0)
-    except Exception as e:  # noqa: BLE001 - one failing metric must not lose the others
+    except Exception as e:
         if strict:
             raise
         return MetricOutcome(name, skipped=f"failed: {type(e).__name__}: {e}", seconds=time.perf_counter() - t0)

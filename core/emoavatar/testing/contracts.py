@@ -13,7 +13,14 @@ import numpy as np
 
 from ..emotions import EMOTIONS, parse_emotion
 from ..interfaces import (
-    AudioEncoder, EmotionController, EvalSample, FaceAnalyzer, Metric, MotionGenerator, Renderer, RunContext,
+    AudioEncoder,
+    EmotionController,
+    EvalSample,
+    FaceAnalyzer,
+    Metric,
+    MotionGenerator,
+    Renderer,
+    RunContext,
 )
 from ..types import Audio, AudioFeatures, EmotionState, Face, MetricResult, Motion, Portrait
 

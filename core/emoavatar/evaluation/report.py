@@ -1,0 +1,174 @@
+"""Report writers: terminal table (rich), CSV, JSON, Markdown. NaN is written as ``n/a`` / null,
+never as 0; skipped metrics are listed with their reasons."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+
+from .runner import EvaluationReport
+
+FORMATS = ("table", "csv", "json", "md")
+#: Better direction of known columns (shown as arrows); others have none.
+HIGHER_BETTER = {"psnr", "ssim", "csim", "id_match", "av_conf", "av_corr", "av_corr0", "lse_c", "emotion_acc"}
+LOWER_BETTER = {"m_lmd_px256", "f_lmd_px256", "m_lmd_iod", "f_lmd_iod", "id_dist", "lse_d", "aue", "fid",
+                "jitter", "jitter_rigid"}
+MAX_SAMPLE_COLUMNS = 4
+
+
+def arrow(col: str) -> str:
+    return " ↑" if col in HIGHER_BETTER else " ↓" if col in LOWER_BETTER else ""
+
+
+def fmt(v: float | None) -> str:
+    if v is None or not math.isfinite(v):
+        return "n/a"
+    if abs(v) >= 100:
+        return f"{v:.1f}"
+    if abs(v) >= 1:
+        return f"{v:.3f}"
+    return f"{v:.4f}"
+
+
+def _rows(report: EvaluationReport) -> tuple[list[str], list[list[str]]]:
+    """Transposed table: one row per value column, per-sample columns (when few) and mean ± std."""
+    show = len(report.samples) <= MAX_SAMPLE_COLUMNS
+    header = ["metric", "value"] + ([s.name for s in report.samples] if show else []) + ["mean ± std (n)"]
+    summary, owner = report.summary(), report.column_metric()
+    rows = []
+    for c in report.columns:
+        s = summary[c]
+        cells = [owner.get(c, ""), c + arrow(c)]
+        if show:
+            cells += [fmt(r.values().get(c)) for r in report.samples]
+        spread = f"{fmt(s.mean)} ± {fmt(s.std)} ({s.n})" if s.n else "n/a (0)"
+        rows.append(cells + [spread])
+    return header, rows
+
+
+def _skip_lines(report: EvaluationReport) -> list[str]:
+    lines = []
+    for metric, items in report.skipped().items():
+        reasons = sorted({r for _, r in items})
+        who = "all samples" if len(items) == len(report.samples) else ", ".join(n for n, _ in items)
+        for r in reasons:
+            lines.append(f"{metric} ({who}): {r}")
+    return lines
+
+
+def _note_lines(report: EvaluationReport) -> list[str]:
+    lines = []
+    for s in report.samples:
+        for m, o in s.outcomes.items():
+            for n in o.notes:
+                lines.append(f"{s.name} / {m}: {n}")
+    return lines
+
+
+def render_table(report: EvaluationReport, *, notes: bool = False) -> str:
+    """The terminal table as text (rich), with skipped metrics and optionally notes below."""
+    from rich.console import Console
+    from rich.table import Table
+
+    header, rows = _rows(report)
+    table = Table(title=f"emoavatar evaluate: {len(report.samples)} video(s)")
+    for i, h in enumerate(header):
+        table.add_column(h, justify="left" if i < 2 else "right")
+    for r in rows:
+        table.add_row(*r)
+    buf = io.StringIO()
+    console = Console(file=buf, width=max(100, 30 + 14 * len(header)), force_terminal=False, color_system=None)
+    console.print(table)
+    skips = _skip_lines(report)
+    if skips:
+        console.print("skipped:")
+        for line in skips:
+            console.print("  " + line, markup=False, highlight=False)
+    if notes:
+        for line in _note_lines(report):
+            console.print("  note: " + line, markup=False, highlight=False)
+    return buf.getvalue()
+
+
+def to_csv(report: EvaluationReport) -> str:
+    """One row per sample (values, then skipped metrics), then ``mean`` and ``std`` rows."""
+    cols = report.columns
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["sample", "video", *cols, "skipped"])
+    for s in report.samples:
+        vals = s.values()
+        w.writerow([s.name, str(s.sample.video), *[_csv(vals.get(c)) for c in cols],
+                    "; ".join(f"{m}: {r}" for m, r in s.skipped.items())])
+    summary = report.summary()
+    w.writerow(["mean", "", *[_csv(summary[c].mean) for c in cols], ""])
+    w.writerow(["std", "", *[_csv(summary[c].std) for c in cols], ""])
+    return buf.getvalue()
+
+
+def _csv(v: float | None) -> str:
+    return "" if v is None or not math.isfinite(v) else repr(float(v))
+
+
+def _num(v: float | None):
+    return None if v is None or not math.isfinite(v) else float(v)
+
+
+def to_dict(report: EvaluationReport) -> dict:
+    samples = []
+    for s in report.samples:
+        smp = s.sample
+        samples.append({
+            "name": s.name, "video": str(smp.video),
+            "inputs": {k: str(getattr(smp, k)) for k in ("reference", "audio", "portrait") if getattr(smp, k)},
+            "emotion": smp.emotion.describe() if smp.emotion else None,
+            "values": {k: _num(v) for k, v in s.values().items()},
+            "skipped": s.skipped,
+            "notes": {m: o.notes for m, o in s.outcomes.items() if o.notes},
+            "seconds": {m: round(o.seconds, 3) for m, o in s.outcomes.items() if not o.skipped},
+        })
+    summary = {c: {"mean": _num(v.mean), "std": _num(v.std), "n": v.n} for c, v in report.summary().items()}
+    return {"metrics": report.metrics, "columns": report.columns, "summary": summary, "samples": samples}
+
+
+def to_json(report: EvaluationReport) -> str:
+    return json.dumps(to_dict(report), indent=2, ensure_ascii=False) + "\n"
+
+
+def to_markdown(report: EvaluationReport) -> str:
+    header, rows = _rows(report)
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * (len(header) - 2)) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    skips = _skip_lines(report)
+    if skips:
+        out += ["", "Skipped:", ""] + [f"- {line}" for line in skips]
+    return "\n".join(out) + "\n"
+
+
+def render(report: EvaluationReport, fmt_name: str) -> str:
+    if fmt_name == "table":
+        return render_table(report)
+    if fmt_name == "csv":
+        return to_csv(report)
+    if fmt_name == "json":
+        return to_json(report)
+    if fmt_name == "md":
+        return to_markdown(report)
+    raise ValueError(f"unknown format {fmt_name!r}; use one of {FORMATS}")
+
+
+def format_for_path(path: Path) -> str:
+    return {".csv": "csv", ".json": "json", ".md": "md", ".markdown": "md"}.get(path.suffix.lower(), "table")
+
+
+def write_report(report: EvaluationReport, path: str | Path, fmt_name: str | None = None) -> Path:
+    """Write the report (format from ``fmt_name`` or the suffix) via a temporary file + rename."""
+    path = Path(path)
+    text = render(report, fmt_name or format_for_path(path))
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return path
