@@ -52,6 +52,7 @@ class Inputs(BaseModel):
     portrait: Path | None = None
     audio: Path | None = None
     emotion: Any = None
+    transcript: str | None = Field(None, description="what is said (helps aligning encoders such as phonemes)")
 
 
 class OutputOptions(BaseModel):

@@ -25,7 +25,7 @@ class RunContext:
     seeded ``rng``; ``face`` is the pipeline's FaceAnalyzer (for stages that need one)."""
 
     fps: float = 25.0
-    n_frames: int = 0
+    n_frames: int = 0  # T; extras may hold portrait_path, audio_path, request, transcript
     seed: int = 0
     face: "FaceAnalyzer | None" = None
     extras: dict = field(default_factory=dict)
@@ -51,6 +51,10 @@ class AudioEncoder(Component):
     @abstractmethod
     def encode(self, audio: Audio, ctx: RunContext) -> AudioFeatures:
         """Return ``ctx.n_frames`` rows of features."""
+
+
+# ``features`` passed to controllers and motion generators is a :class:`~emoavatar.types.FeatureSet`:
+# look-ups accept the kind (``features["visemes"]``) or the port (``features["features:visemes"]``).
 
 
 class EmotionController(Component):

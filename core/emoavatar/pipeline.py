@@ -23,7 +23,7 @@ from .hookspecs import get_plugin_manager, postprocess
 from .interfaces import RunContext
 from .registry import Registry, get_registry
 from .spec import API_VERSION
-from .types import Audio, Portrait
+from .types import Audio, FeatureSet, Portrait
 from .validate import ValidationReport, validate_config
 
 ProgressFn = Callable[[str, int, int], None]
@@ -79,7 +79,8 @@ class Pipeline:
 
     # -- running -----------------------------------------------------------------------
     def run(self, output: str | Path, *, portrait: str | Path | None = None, audio: str | Path | None = None,
-            emotion: Any = None, overwrite: bool = False, progress: ProgressFn | None = None) -> RunResult:
+            emotion: Any = None, transcript: str | None = None, overwrite: bool = False,
+            progress: ProgressFn | None = None) -> RunResult:
         from .media import VideoWriter, read_image
 
         cfg = self.config
@@ -119,12 +120,13 @@ class Pipeline:
             raise MediaError(f"{audio_path} has no audio samples")
         ctx = RunContext(fps=cfg.fps, n_frames=audio_obj.n_frames(cfg.fps), seed=cfg.seed, face=analyzer)
         ctx.extras.update(portrait_path=portrait_path, audio_path=audio_path, request=request)
+        if transcript or cfg.inputs.transcript:
+            ctx.extras["transcript"] = transcript or cfg.inputs.transcript
 
-        features = {}
+        features = FeatureSet()
         for comp in report.components:
             if comp.kind == "encoders":
-                feats = self.registry.create(comp.kind, comp.spec.name, comp.options).encode(audio_obj, ctx)
-                features[feats.kind] = feats
+                features.add(self.registry.create(comp.kind, comp.spec.name, comp.options).encode(audio_obj, ctx))
         t = tick("encode", t)
         state = self._build("controller").control(request, features, ctx)
         t = tick("control", t)
@@ -148,7 +150,7 @@ class Pipeline:
                     progress("render", done, n)
         tick("render+encode", t)
 
-        config_path = self._write_run_file(output, portrait_path, audio_path, request)
+        config_path = self._write_run_file(output, portrait_path, audio_path, request, ctx.extras.get("transcript"))
         result = RunResult(output, config_path, n, cfg.fps, audio_obj.duration, timings)
         if cfg.metrics:
             result.metrics = self._evaluate(result, portrait_path, audio_path, request)
@@ -164,7 +166,8 @@ class Pipeline:
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
 
-    def resolved(self, portrait: Path | None = None, audio: Path | None = None, emotion: Any = None) -> dict:
+    def resolved(self, portrait: Path | None = None, audio: Path | None = None, emotion: Any = None,
+                 transcript: str | None = None) -> dict:
         """The config with every component's options filled in, plus provenance: re-runnable YAML."""
         data = self.config.model_dump(mode="json", by_alias=True, exclude={"provenance"})
         for c in self.validate().components:
@@ -175,26 +178,36 @@ class Pipeline:
             if not isinstance(node, dict):  # single encoder stored as a list of one
                 node = node[0]
             node["with"] = c.options.model_dump(mode="json")
-        data["inputs"] = {"portrait": str(portrait) if portrait else data["inputs"]["portrait"],
-                          "audio": str(audio) if audio else data["inputs"]["audio"],
-                          "emotion": emotion if emotion is not None else data["inputs"]["emotion"]}
+        given = {"portrait": str(portrait) if portrait else None, "audio": str(audio) if audio else None,
+                 "emotion": emotion, "transcript": transcript}
+        data["inputs"].update({k: v for k, v in given.items() if v is not None})
         data["provenance"] = self.provenance()
         return data
 
-    def _write_run_file(self, output: Path, portrait: Path, audio: Path, request: Any) -> Path:
+    def _write_run_file(self, output: Path, portrait: Path, audio: Path, request: Any,
+                        transcript: str | None = None) -> Path:
         path = run_file_path(output)
         emotion = self.config.inputs.emotion if request is None else _emotion_for_yaml(request)
         text = "# resolved by emoavatar: re-run with `emoavatar run " + path.name + " -o NEW.mp4`\n"
-        text += yaml.safe_dump(self.resolved(portrait, audio, emotion), sort_keys=False, allow_unicode=True)
+        text += yaml.safe_dump(self.resolved(portrait, audio, emotion, transcript), sort_keys=False, allow_unicode=True)
         tmp = path.with_name(path.name + ".partial")
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
         return path
 
     def _evaluate(self, result: RunResult, portrait: Path, audio: Path, request: Any) -> Any:
-        from .evaluation import evaluate_run
+        """Run the YAML's ``metrics`` on the output; the report goes to ``OUT.metrics.json``."""
+        from .evaluation import EvaluationOptions, evaluate
+        from .evaluation.report import write_report
+        from .interfaces import EvalSample
 
-        return evaluate_run(self, result, portrait, audio, request)
+        metrics = [c for c in self.validate().components if c.kind == "metrics"]
+        options = EvaluationOptions(metric_config={c.spec.name: c.options.model_dump() for c in metrics},
+                                    face=self.config.face.use, fps=result.fps)
+        sample = EvalSample(result.output, portrait=portrait, audio=audio, emotion=request, fps=result.fps)
+        report = evaluate([sample], [c.spec.name for c in metrics], options, registry=self.registry)
+        write_report(report, result.output.with_name(result.output.stem + ".metrics.json"))
+        return report
 
 
 def _emotion_for_yaml(request: Any) -> Any:

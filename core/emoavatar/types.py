@@ -71,6 +71,18 @@ class Audio:
             self._duration = len(self._samples) / float(self.sample_rate)
         return self._samples
 
+    def at_rate(self, rate: int) -> np.ndarray:
+        """The waveform as mono float32 at ``rate`` (decoded straight to ``rate`` from a file)."""
+        if rate == self.sample_rate:
+            return self.samples
+        if self.path is not None and self._samples is None:
+            from .media.audio import decode_audio
+
+            return decode_audio(self.path, rate)
+        from .media.audio import resample
+
+        return resample(self.samples, self.sample_rate, rate)
+
     @property
     def duration(self) -> float:
         if self._duration is None:
@@ -114,6 +126,27 @@ class AudioFeatures:
         if not self.names or name not in self.names:
             raise KeyError(f"features:{self.kind} has no column {name!r} (has {self.names})")
         return self.values[:, self.names.index(name)]
+
+
+class FeatureSet(dict):
+    """The pipeline's audio features by kind. Look-ups accept the kind or the port name:
+    ``features["visemes"] is features["features:visemes"]``."""
+
+    @staticmethod
+    def _key(key: object) -> object:
+        return key[9:] if isinstance(key, str) and key.startswith("features:") else key
+
+    def __getitem__(self, key: object) -> AudioFeatures:
+        return super().__getitem__(self._key(key))
+
+    def __contains__(self, key: object) -> bool:
+        return super().__contains__(self._key(key))
+
+    def get(self, key: object, default: object = None):  # type: ignore[override]
+        return super().get(self._key(key), default)
+
+    def add(self, features: AudioFeatures) -> None:
+        self[features.kind] = features
 
 
 @dataclass

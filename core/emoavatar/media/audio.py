@@ -73,6 +73,21 @@ def probe_duration(path: str | Path) -> float:
     return n / 16000.0
 
 
+def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    """Resample mono float samples with libswresample (through PyAV)."""
+    samples = np.ascontiguousarray(samples, dtype=np.float32).reshape(-1)
+    if rate_in == rate_out or samples.size == 0:
+        return samples
+    import av
+
+    frame = av.AudioFrame.from_ndarray(samples[None, :], format="flt", layout="mono")
+    frame.sample_rate = int(rate_in)
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=int(rate_out))
+    out = [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
+    out += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
+    return np.concatenate(out).astype(np.float32, copy=False) if out else np.zeros(0, np.float32)
+
+
 def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int) -> None:
     """Write mono float samples in [-1, 1] as 16-bit PCM WAV."""
     import wave

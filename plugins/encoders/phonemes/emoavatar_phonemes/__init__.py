@@ -1,0 +1,1 @@
+"""Phonemes -> visemes audio encoder for emoavatar (PocketSphinx, no downloads)."""

@@ -1,0 +1,166 @@
+"""PocketSphinx phone recognition and forced alignment, returning timed phone segments.
+
+Two decoders are built lazily and reused: an *allphone* decoder (phone loop weighted by a
+phone n-gram) for free recognition, and a word-FSG decoder for forced alignment of a
+transcript (first pass: word alignment; second pass: ``set_alignment`` for phone timings).
+
+Quirks of pocketsphinx 5.1 handled here:
+
+- digital silence (exact zeros, as TTS writes) upsets its noise tracking and the silence
+  model, so a fixed, inaudible dither (σ = 2 LSB) is added before decoding;
+- the lattice best path (``bestpath=yes``, the default) of an alignment FSG often drops the
+  last words and returns a partial hypothesis that ends in a long ``<sil>``; the Viterbi
+  back-trace (``bestpath=no``) reaches the final state, so both decoders use it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+from emoavatar.errors import ConfigError
+
+SAMPLE_RATE = 16000
+FRAME_RATE = 100  # pocketsphinx frames per second (-frate)
+DITHER_LSB = 2.0
+
+Segment = tuple[str, float, float]  # (phone, start_s, end_s)
+
+
+@dataclass
+class Alignment:
+    """Result of forced alignment: phone and word segments, and whether all words were found."""
+
+    phones: list[Segment]
+    words: list[Segment]
+    complete: bool
+
+
+def _model_paths(acoustic_model: str | None, dictionary: str | None) -> tuple[str, str]:
+    import pocketsphinx
+
+    base = pocketsphinx.get_model_path()
+    hmm = acoustic_model or os.path.join(base, "en-us", "en-us")
+    dic = dictionary or os.path.join(base, "en-us", "cmudict-en-us.dict")
+    for what, path in (("acoustic_model", hmm), ("dictionary", dic)):
+        if not os.path.exists(path):
+            raise ConfigError(f"phonemes.{what}: {path} does not exist", fix=f"give an existing {what} path")
+    return hmm, dic
+
+
+def _phone_lm_path(phone_lm: str) -> str | None:
+    import pocketsphinx
+
+    if phone_lm == "uniform":
+        return None
+    if phone_lm == "en-us-phone":
+        return os.path.join(pocketsphinx.get_model_path(), "en-us", "en-us-phone.lm.bin")
+    if not os.path.isfile(phone_lm):
+        raise ConfigError(f"phonemes.phone_lm: {phone_lm} is not a file",
+                          fix="use 'en-us-phone', 'uniform' or a path to a phone n-gram (.lm/.lm.bin)")
+    return phone_lm
+
+
+def to_pcm16(samples: np.ndarray) -> bytes:
+    """float [-1, 1] -> 16-bit PCM bytes with a fixed dither (deterministic)."""
+    rng = np.random.default_rng(0)
+    x = np.asarray(samples, dtype=np.float64) * 32767.0 + rng.normal(0.0, DITHER_LSB, len(samples))
+    return np.clip(np.round(x), -32768, 32767).astype("<i2").tobytes()
+
+
+def normalise_transcript(text: str) -> list[str]:
+    """Lower-case words as CMUdict spells them: ``"Hello, World!"`` -> ``["hello", "world"]``."""
+    text = text.lower().replace("’", "'")
+    return [w.strip("'") for w in re.sub(r"[^a-z0-9']+", " ", text).split() if w.strip("'")]
+
+
+def _base_word(word: str) -> str:
+    return re.sub(r"\(\d+\)$", "", word)
+
+
+def _is_filler(word: str) -> bool:
+    return word.startswith(("<", "[", "+"))
+
+
+class SphinxPhones:
+    """Owns the decoders (lazily built, reused, guarded by a lock)."""
+
+    def __init__(self, *, phone_lm: str = "en-us-phone", language_weight: float = 2.0,
+                 acoustic_model: str | None = None, dictionary: str | None = None) -> None:
+        self.phone_lm = phone_lm
+        self.language_weight = language_weight
+        self.acoustic_model = acoustic_model
+        self.dictionary = dictionary
+        self._recogniser = None
+        self._aligner = None
+        self._lock = threading.Lock()
+
+    # -- decoders ---------------------------------------------------------------------
+    def _decoder(self, **kw):
+        from pocketsphinx import Decoder
+
+        hmm, dic = _model_paths(self.acoustic_model, self.dictionary)
+        return Decoder(hmm=hmm, dict=dic, samprate=SAMPLE_RATE, bestpath=False, loglevel="FATAL", **kw)
+
+    @property
+    def recogniser(self):
+        if self._recogniser is None:
+            lm = _phone_lm_path(self.phone_lm)
+            kw = {"allphone": lm} if lm else {"lm": None}
+            dec = self._decoder(lw=self.language_weight, **kw)
+            if not lm:
+                dec.add_allphone_file("_phones", None)
+                dec.activate_search("_phones")
+            self._recogniser = dec
+        return self._recogniser
+
+    @property
+    def aligner(self):
+        if self._aligner is None:
+            self._aligner = self._decoder(lm=None)
+        return self._aligner
+
+    # -- public -----------------------------------------------------------------------
+    def unknown_words(self, words: list[str]) -> list[str]:
+        dec = self.aligner
+        return [w for w in words if dec.lookup_word(w) is None]
+
+    def recognise(self, samples: np.ndarray) -> list[Segment]:
+        """Free phone recognition of 16 kHz float samples -> ``[(phone, start_s, end_s)]``."""
+        pcm = to_pcm16(samples)
+        with self._lock:
+            dec = self.recogniser
+            dec.start_utt()
+            dec.process_raw(pcm, full_utt=True)
+            dec.end_utt()
+            segs = list(dec.seg() or [])
+        return [(s.word, s.start_frame / FRAME_RATE, (s.end_frame + 1) / FRAME_RATE) for s in segs]
+
+    def align(self, samples: np.ndarray, words: list[str]) -> Alignment:
+        """Force-align ``words`` (all in the dictionary) to 16 kHz float samples."""
+        pcm = to_pcm16(samples)
+        with self._lock:
+            dec = self.aligner
+            dec.set_align_text(" ".join(words))
+            dec.start_utt()
+            dec.process_raw(pcm, full_utt=True)
+            dec.end_utt()
+            hyp = dec.hyp()
+            found = [_base_word(s.word) for s in (dec.seg() or []) if not _is_filler(s.word)]
+            complete = hyp is not None and found == words
+            if not found:
+                return Alignment([], [], False)
+            dec.set_alignment()  # second pass: phone-level durations
+            dec.start_utt()
+            dec.process_raw(pcm, full_utt=True)
+            dec.end_utt()
+            al = dec.get_alignment()
+            phones, word_segs = [], []
+            for w in al:
+                word_segs.append((_base_word(w.name), w.start / FRAME_RATE, (w.start + w.duration) / FRAME_RATE))
+                for p in w:
+                    phones.append((p.name, p.start / FRAME_RATE, (p.start + p.duration) / FRAME_RATE))
+        return Alignment(phones, word_segs, complete)

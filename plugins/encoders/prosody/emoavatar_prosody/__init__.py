@@ -1,0 +1,1 @@
+"""Prosody audio encoder for emoavatar: loudness, pitch, voicing, voice activity (numpy only)."""
