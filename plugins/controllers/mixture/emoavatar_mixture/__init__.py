@@ -1,0 +1,1 @@
+"""emoavatar's default emotion controller (``mixture``)."""

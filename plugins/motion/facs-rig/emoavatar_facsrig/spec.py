@@ -1,0 +1,77 @@
+"""Light spec of the ``facs-rig`` motion generator: options and ports (no numpy imports)."""
+
+from __future__ import annotations
+
+from emoavatar.emotions import canonical_au, canonical_emotion
+from emoavatar.errors import EmotionError
+from emoavatar.spec import ComponentSpec
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+#: Extra rig channels beyond FACS's AU list: one-sided AUs (subject's right), used by contempt.
+UNILATERAL_AUS: tuple[str, ...] = ("AU12R", "AU14R")
+
+
+def rig_au(name: str | int) -> str:
+    """``'au12r'`` -> ``'AU12R'``; otherwise :func:`emoavatar.emotions.canonical_au`."""
+    key = str(name).strip().upper().replace(" ", "")
+    if key in UNILATERAL_AUS:
+        return key
+    return canonical_au(name)
+
+
+class FacsRigConfig(BaseModel):
+    """Options of ``facs-rig``.
+
+    - ``expression_scale``: gain on every emotion/AU displacement.
+    - ``mouth_scale``: gain on the viseme mouth shapes (lip-sync amplitude).
+    - ``speech_dominance``: how much mouth AUs that open/close the lips (AU23–AU27) yield
+      while speaking (0: not at all, 1: fully replaced by the visemes).
+    - ``blink_rate_per_min``: mean spontaneous blink rate (0 disables blinks).
+    - ``head_motion``: gain on idle head sway and speech nods (0 keeps the head still).
+    - ``smoothing``: std (seconds) of the Gaussian smoothing of AU activations.
+    - ``mouth_smoothing``: std (seconds) for the viseme weights (short: keeps lip-sync crisp).
+    - ``prototypes``: ``{emotion: {AUn: weight}}`` replacing the built-in expert of that
+      emotion, e.g. ``{happy: {AU6: 1.0, AU12: 1.0, AU25: 0.5}}``; AU names as in FACS
+      (``AU12``, ``12``) or the one-sided ``AU12R``/``AU14R``; weights in [0, 2].
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    expression_scale: float = Field(1.0, ge=0.0, le=3.0)
+    mouth_scale: float = Field(1.0, ge=0.0, le=3.0)
+    speech_dominance: float = Field(0.75, ge=0.0, le=1.0)
+    blink_rate_per_min: float = Field(17.0, ge=0.0, le=60.0)
+    head_motion: float = Field(1.0, ge=0.0, le=3.0)
+    smoothing: float = Field(0.05, ge=0.0, le=2.0)
+    mouth_smoothing: float = Field(0.03, ge=0.0, le=1.0)
+    prototypes: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+    @field_validator("prototypes")
+    @classmethod
+    def _check_prototypes(cls, value: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        out: dict[str, dict[str, float]] = {}
+        for emotion, aus in value.items():
+            try:
+                key = canonical_emotion(emotion)
+                proto = {}
+                for au, w in aus.items():
+                    w = float(w)
+                    if not 0.0 <= w <= 2.0:
+                        raise ValueError(f"prototypes.{emotion}.{au}: weight must be in [0, 2], got {w}")
+                    proto[rig_au(au)] = w
+            except EmotionError as e:
+                raise ValueError(f"prototypes.{emotion}: {e}") from None
+            out[key] = proto
+        return out
+
+
+SPEC = ComponentSpec(
+    name="facs-rig",
+    kind="motion",
+    factory="emoavatar_facsrig.generator:FacsRigGenerator",
+    config=FacsRigConfig,
+    consumes=("features:visemes", "emotion"),
+    optional=("features:prosody",),
+    produces=("motion:landmarks68",),
+    summary="weight-free mixture of FACS emotion experts + viseme mouth shapes + blinks + head motion on 68 landmarks",
+)
