@@ -54,3 +54,22 @@ def test_bad_yaml_is_a_config_error(tmp_path):
     (tmp_path / "p.yaml").write_text("renderer: {use: [\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(tmp_path / "p.yaml")
+
+
+def test_ports_can_follow_a_components_options():
+    from emoavatar.registry import Registry
+    from emoavatar.spec import ComponentSpec
+    from emoavatar.testing.trivial import TRIVIAL_SPECS
+    from pydantic import BaseModel, ConfigDict
+
+    class KindConfig(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        kind: str = "a"
+
+    enc = ComponentSpec("kinded", "encoders", "x:Y", KindConfig, produces=("features:a",),
+                        produces_for=lambda c: (f"features:{c.kind}",))
+    wants_b = ComponentSpec("wants-b", "controllers", "x:Y", consumes=("features:b",), produces=("emotion",))
+    reg = Registry(extra=(*TRIVIAL_SPECS, enc, wants_b))
+    base = {**TRIVIAL_PIPELINE, "encoder": {"use": "kinded"}, "controller": {"use": "wants-b"}}
+    assert not validate_config(parse_config(base), reg).ok
+    assert validate_config(parse_config({**base, "encoder": {"use": "kinded", "with": {"kind": "b"}}}), reg).ok

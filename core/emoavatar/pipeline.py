@@ -126,7 +126,10 @@ class Pipeline:
         features = FeatureSet()
         for comp in report.components:
             if comp.kind == "encoders":
-                features.add(self.registry.create(comp.kind, comp.spec.name, comp.options).encode(audio_obj, ctx))
+                feats = self.registry.create(comp.kind, comp.spec.name, comp.options).encode(audio_obj, ctx)
+                features.add(feats)
+                if "words" in feats.meta:  # word timings (an aligner's) for text encoders downstream
+                    ctx.extras.setdefault("words", feats.meta["words"])
         t = tick("encode", t)
         state = self._build("controller").control(request, features, ctx)
         t = tick("control", t)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -54,6 +54,14 @@ class ComponentSpec:
     summary: str = ""
     requires: tuple[str, ...] = ()  # metrics: EvalSample fields needed (reference, audio, portrait)
     extras: dict[str, Any] = field(default_factory=dict)
+    #: when what a component produces depends on its options (e.g. a configurable feature kind):
+    #: ``produces_for(config) -> ports``; defined in the light spec module, so listing stays light.
+    produces_for: Callable[[BaseModel], tuple[str, ...]] | None = None
+
+    def ports_out(self, options: BaseModel | None = None) -> tuple[str, ...]:
+        if self.produces_for is not None and options is not None:
+            return tuple(self.produces_for(options))
+        return self.produces
 
     def load_class(self) -> type:
         """Import the factory (the heavy part). Errors become :class:`PluginError`."""

@@ -65,7 +65,7 @@ def resolve_components(config: PipelineConfig, registry: Registry, report: Valid
 
 
 def _offered(components: list[ResolvedComponent], kinds: set[str]) -> list[tuple[str, ResolvedComponent]]:
-    return [(p, c) for c in components if c.kind in kinds for p in c.spec.produces]
+    return [(p, c) for c in components if c.kind in kinds for p in c.spec.ports_out(c.options)]
 
 
 def check_ports(report: ValidationReport) -> None:

@@ -53,7 +53,7 @@ def plot_sync(s: SampleResult, path: Path) -> Path | None:
     ax2.plot(np.arange(len(energy)) / _fps(s), energy, color="tab:blue", alpha=0.7, label="speech energy")
     ax2.set_ylabel("speech energy (0 = -50 dB, 1 = max)", color="tab:blue")
     vals = s.values()
-    ax.set_title(f"{s.name}: offset {fmt(vals.get('av_offset'))} frames, confidence {fmt(vals.get('av_conf'))}")
+    ax.set_title(f"{s.name}: offset {fmt(vals.get('av_offset'), 'av_offset')} frames, confidence {fmt(vals.get('av_conf'))}")
     if "av_xcorr" in ser:
         r = ser["av_xcorr"]
         n = (len(r) - 1) // 2
@@ -111,7 +111,8 @@ def plot_bars(report: EvaluationReport, path: Path) -> Path | None:
                color=["tab:blue" if math.isfinite(v) else "lightgrey" for v in vals])
         ax.set_xticks(range(len(vals)), names if len(names) <= 6 else [], rotation=30, fontsize=7)
         sm = summary[c]
-        ax.set_title(f"{c}{arrow(c)}\n{fmt(sm.mean)} ± {fmt(sm.std)}", fontsize=9)
+        spread = fmt(sm.mean, c) if len(vals) == 1 else f"{fmt(sm.mean)} ± {fmt(sm.std)} (n={sm.n})"
+        ax.set_title(f"{c}{arrow(c)}\n{spread}", fontsize=9)
     for ax in list(axes.flat)[len(cols):]:
         ax.axis("off")
     fig.tight_layout()

@@ -16,6 +16,8 @@ FORMATS = ("table", "csv", "json", "md")
 HIGHER_BETTER = {"psnr", "ssim", "csim", "id_match", "av_conf", "av_corr", "av_corr0", "lse_c", "emotion_acc"}
 LOWER_BETTER = {"m_lmd_px256", "f_lmd_px256", "m_lmd_iod", "f_lmd_iod", "id_dist", "lse_d", "aue", "fid",
                 "jitter", "jitter_rigid"}
+#: Columns that count things (frames, blinks): printed without decimals.
+INTEGER_COLUMNS = {"av_offset", "syncnet_offset", "blinks", "blinks_ref"}
 MAX_SAMPLE_COLUMNS = 4
 
 
@@ -23,9 +25,11 @@ def arrow(col: str) -> str:
     return " ↑" if col in HIGHER_BETTER else " ↓" if col in LOWER_BETTER else ""
 
 
-def fmt(v: float | None) -> str:
+def fmt(v: float | None, col: str = "") -> str:
     if v is None or not math.isfinite(v):
         return "n/a"
+    if col in INTEGER_COLUMNS and float(v).is_integer():
+        return str(int(v))
     if abs(v) >= 100:
         return f"{v:.1f}"
     if abs(v) >= 1:
@@ -34,18 +38,23 @@ def fmt(v: float | None) -> str:
 
 
 def _rows(report: EvaluationReport) -> tuple[list[str], list[list[str]]]:
-    """Transposed table: one row per value column, per-sample columns (when few) and mean ± std."""
+    """Transposed table: one row per value column; per-sample columns (when few) and, for several
+    samples, mean ± std (n) over the samples where the value is defined."""
+    single = len(report.samples) == 1
     show = len(report.samples) <= MAX_SAMPLE_COLUMNS
-    header = ["metric", "value"] + ([s.name for s in report.samples] if show else []) + ["mean ± std (n)"]
+    header = ["metric", "value"] + ([s.name for s in report.samples] if show else [])
+    if not single:
+        header.append("mean ± std (n)")
     summary, owner = report.summary(), report.column_metric()
     rows = []
     for c in report.columns:
         s = summary[c]
         cells = [owner.get(c, ""), c + arrow(c)]
         if show:
-            cells += [fmt(r.values().get(c)) for r in report.samples]
-        spread = f"{fmt(s.mean)} ± {fmt(s.std)} ({s.n})" if s.n else "n/a (0)"
-        rows.append(cells + [spread])
+            cells += [fmt(r.values().get(c), c) for r in report.samples]
+        if not single:
+            cells.append(f"{fmt(s.mean)} ± {fmt(s.std)} ({s.n})" if s.n else "n/a (0)")
+        rows.append(cells)
     return header, rows
 
 
@@ -86,10 +95,10 @@ def render_table(report: EvaluationReport, *, notes: bool = False) -> str:
     if skips:
         console.print("skipped:")
         for line in skips:
-            console.print("  " + line, markup=False, highlight=False)
+            console.print("  " + line, markup=False, highlight=False, soft_wrap=True)
     if notes:
         for line in _note_lines(report):
-            console.print("  note: " + line, markup=False, highlight=False)
+            console.print("  note: " + line, markup=False, highlight=False, soft_wrap=True)
     return buf.getvalue()
 
 

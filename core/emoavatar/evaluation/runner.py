@@ -24,6 +24,9 @@ from ..interfaces import EvalSample, RunContext
 
 #: Fields of EvalSample a metric may require; "audio" is also met by the video's own audio track.
 INPUT_FIELDS = ("reference", "audio", "portrait", "emotion")
+#: Default order of metrics: as EmoHead's Tables I-II, then the rest alphabetically.
+PREFERRED_ORDER = ("psnr", "ssim", "lmd", "fid", "au", "av-sync", "syncnet", "emotion-acc", "csim",
+                   "blink-rate", "jitter")
 INPUT_HINT = {"reference": "--reference", "audio": "--audio (or a video with sound)",
               "portrait": "--portrait", "emotion": "--emotion"}
 
@@ -174,6 +177,7 @@ def build_metrics(metric_names: Iterable[str] | None, options: EvaluationOptions
     reg = registry or get_registry()
     if metric_names is None:
         names = [e.name for e in reg.list("metrics")]
+        names.sort(key=lambda n: (PREFERRED_ORDER.index(n) if n in PREFERRED_ORDER else len(PREFERRED_ORDER), n))
     else:
         names = list(dict.fromkeys(n.strip() for n in metric_names if n.strip()))
         for n in names:
