@@ -142,13 +142,22 @@ class FaceAnalyzer(Component):
         """Identity embedding of ``face`` in ``image`` (e.g. 128-d, unit-free distance)."""
 
     def analyze(self, image: np.ndarray, *, source: str = "image", embed: bool = True) -> Face:
-        """The main face (the largest) with its embedding; :class:`FaceNotFoundError` if none."""
+        """The main face with its embedding; :class:`FaceNotFoundError` if none.
+
+        The main face is the largest, except that among faces within 20 % of the largest area the
+        most confident wins (detector boxes come in coarse sizes, and a weak false detection, such
+        as a badge on a jacket, can be as large as the real face)."""
         faces = self.detect(image)
         if not faces:
             raise FaceNotFoundError(
                 f"no face found in {source}", fix="use a photo with one clearly visible, roughly frontal face"
             )
-        face = max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+
+        def area(f: Face) -> float:
+            return (f.box[2] - f.box[0]) * (f.box[3] - f.box[1])
+
+        largest = max(area(f) for f in faces)
+        face = max((f for f in faces if area(f) >= 0.8 * largest), key=lambda f: f.score)
         if embed and face.embedding is None:
             face.embedding = np.asarray(self.embed(image, face), dtype=np.float32)
         return face

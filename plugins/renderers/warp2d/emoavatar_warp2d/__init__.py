@@ -1,0 +1,1 @@
+"""Piecewise-affine 2D landmark warp renderer for emoavatar."""

@@ -1,0 +1,112 @@
+"""Mouth interior for lips opened wider than in the portrait: a dark cavity and a hint of teeth.
+
+The warp alone would stretch whatever the portrait shows between its lips (a thin line, or a
+smile's teeth) over the whole opening. Where the target inner-lip polygon (60-67) is opened
+beyond the portrait's, it is painted over with
+
+* a red-brown cavity, tinted by the portrait's lip colour and darker with distance from the lips;
+* a light band just below the upper inner lip (upper teeth), as tall as a fraction of the
+  opening and fading towards the mouth corners;
+
+all with anti-aliased, feathered edges, faded in with how far the mouth opens beyond the portrait.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from emoavatar.types import INNER_LIPS, OUTER_LIPS
+
+UPPER_INNER = [60, 61, 62, 63, 64]
+GAP_PAIRS = ((61, 67), (62, 66), (63, 65))
+EDGE = np.array([100.0, 40.0, 38.0])  # cavity colour near the lips (RGB)
+DEEP = np.array([30.0, 9.0, 10.0])    # deep inside
+TEETH = np.array([214.0, 206.0, 190.0])
+FULL_AT = 0.08  # extra opening (in inter-ocular distances) at which the fill is fully opaque
+SUB = 2         # fixed-point bits for sub-pixel polygons
+
+
+def lip_gap(lm: np.ndarray) -> float:
+    """Mean distance between the upper and lower inner lip (px)."""
+    return float(np.mean([np.linalg.norm(lm[a] - lm[b]) for a, b in GAP_PAIRS]))
+
+
+def lip_colour(image: np.ndarray, lm: np.ndarray) -> np.ndarray:
+    """Median RGB of the lips (between outer and inner lip contours) in the portrait."""
+    mask = np.zeros(image.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(lm[OUTER_LIPS]).astype(np.int32)], 255)
+    cv2.fillPoly(mask, [np.round(lm[INNER_LIPS]).astype(np.int32)], 0)
+    px = image[mask > 0]
+    return np.median(px, axis=0).astype(np.float64) if len(px) else np.array([150.0, 80.0, 80.0])
+
+
+class MouthPainter:
+    """Paints the cavity for one portrait (source gap and lip colour measured once)."""
+
+    def __init__(self, image: np.ndarray, lm: np.ndarray, iod: float, teeth: float, feather: float) -> None:
+        self.src_gap = lip_gap(lm) / iod
+        tint = lip_colour(image, lm) / 255.0
+        self.edge = EDGE * (0.6 + 0.4 * tint / max(tint.max(), 1e-3))
+        self.deep = DEEP
+        self.teeth = teeth
+        self.feather = feather
+
+    def strength(self, lm: np.ndarray, iod: float) -> float:
+        """0 (opened no wider than the portrait) .. 1 (opened FULL_AT iod wider or more)."""
+        return float(np.clip((lip_gap(lm) / iod - self.src_gap) / FULL_AT, 0.0, 1.0))
+
+    def paint(self, frame: np.ndarray, lm: np.ndarray, iod: float) -> None:
+        """Paint in place onto uint8 RGB ``frame`` for target landmarks ``lm``."""
+        k = self.strength(lm, iod)
+        if k <= 0.0:
+            return
+        h, w = frame.shape[:2]
+        inner = lm[INNER_LIPS]
+        sigma = self.feather * max(iod, 1.0) / 45.0
+        pad = int(np.ceil(3 * sigma)) + 2
+        x0, y0 = np.maximum(np.floor(inner.min(0)).astype(int) - pad, 0)
+        x1, y1 = np.minimum(np.ceil(inner.max(0)).astype(int) + pad + 1, [w, h])
+        if x1 <= x0 or y1 <= y0:
+            return
+        org = np.array([x0, y0], np.float64)
+        scale = float(1 << SUB)
+        poly = np.round((inner - org) * scale).astype(np.int32)
+        mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        cv2.fillPoly(mask, [poly], 255, lineType=cv2.LINE_AA, shift=SUB)
+        hard = (mask > 127).astype(np.uint8)
+        alpha = mask.astype(np.float32) / 255.0
+        if sigma > 0.3:
+            alpha = cv2.GaussianBlur(alpha, (0, 0), sigma * 0.5) * (alpha > 0)  # soften, stay inside the lips
+        gap_px = max(lip_gap(lm), 1.0)
+        depth = cv2.distanceTransform(hard, cv2.DIST_L2, 3) / (0.45 * gap_px)
+        depth = np.clip(depth, 0, 1)[..., None] ** 0.7
+        colour = self.edge * (1 - depth) + self.deep * depth
+        if self.teeth > 0:
+            colour, _alpha_t = self._teeth(colour, lm, org, gap_px, scale, mask.shape)
+        a = (alpha * k)[..., None]
+        region = frame[y0:y1, x0:x1].astype(np.float32)
+        region = region * (1 - a) + colour * a
+        frame[y0:y1, x0:x1] = np.clip(region + 0.5, 0, 255).astype(np.uint8)
+
+    def _teeth(self, colour: np.ndarray, lm: np.ndarray, org: np.ndarray, gap_px: float, scale: float,
+               shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        upper = lm[UPPER_INNER] - org
+        mid = lm[[61, 62, 63]].mean(0) - lm[[67, 66, 65]].mean(0)
+        down = -mid / (np.linalg.norm(mid) or 1.0)  # from upper towards lower lip
+        band = self.teeth * 0.35 * gap_px
+        if band < 0.5:
+            return colour, np.zeros(shape, np.float32)
+        # band shrinks towards the corners (teeth are narrower than the mouth opening)
+        taper = np.array([0.2, 0.8, 1.0, 0.8, 0.2])[:, None]
+        lower = upper + taper * band * down
+        poly = np.round(np.vstack([upper, lower[::-1]]) * scale).astype(np.int32)
+        t = np.zeros(shape, np.uint8)
+        cv2.fillPoly(t, [poly], 255, lineType=cv2.LINE_AA, shift=SUB)
+        alpha_t = cv2.GaussianBlur(t.astype(np.float32) / 255.0, (0, 0), max(0.4, 0.12 * band))
+        # shade: darker towards the mouth corners (teeth curve away) and the soft lower edge
+        xs = np.arange(shape[1], dtype=np.float32)[None, :]
+        cx, half = 0.5 * (upper[0, 0] + upper[-1, 0]), max(0.5 * abs(upper[-1, 0] - upper[0, 0]), 1.0)
+        shade = (0.75 + 0.25 * alpha_t) * (1.0 - 0.45 * np.clip(np.abs(xs - cx) / half, 0, 1) ** 2)
+        tooth = TEETH * shade[..., None]
+        a = (alpha_t * min(1.0, 0.5 + self.teeth))[..., None]
+        return colour * (1 - a) + tooth * a, alpha_t

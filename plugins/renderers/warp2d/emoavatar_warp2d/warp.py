@@ -1,0 +1,89 @@
+"""Piecewise-affine backward warp: one affine map per triangle, rasterised into a per-pixel
+source-coordinate map and applied with ``cv2.remap``.
+
+For a target triangle with corners ``q_i`` and source corners ``p_i`` the backward map is the
+affine ``A`` with ``A [q_i; 1] = p_i`` (barycentric interpolation of the corners). Pixels are
+assigned to triangles by rasterising the triangle index (``cv2.fillConvexPoly``), then the six
+affine coefficients are gathered per pixel, so the whole map is a few vectorised numpy ops.
+Triangles whose corners do not move are skipped: outside their bounding box the frame is a copy.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+SHIFT = 4  # fixed-point bits for sub-pixel rasterisation
+EPS = 1e-3  # px: corners closer than this to their source position count as unmoved
+
+
+def triangle_affines(src: np.ndarray, dst: np.ndarray, tris: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Backward affines ``[K, 2, 3]`` (target -> source) and a validity mask (non-degenerate target)."""
+    q = dst[tris]  # [K, 3, 2]
+    p = src[tris]
+    qh = np.concatenate([q, np.ones(q.shape[:2] + (1,))], axis=2)  # [K, 3, 3]
+    det = np.linalg.det(qh)
+    ok = np.abs(det) > 1e-6
+    qh[~ok] = np.eye(3)
+    m = np.linalg.solve(qh, p)  # [K, 3, 2]: qh @ m = p
+    return np.transpose(m, (0, 2, 1)), ok
+
+
+def moving_triangles(src: np.ndarray, dst: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    moved = np.abs(dst - src).max(1) > EPS
+    return moved[tris].any(1)
+
+
+def build_map(src: np.ndarray, dst: np.ndarray, tris: np.ndarray, order: np.ndarray, height: int, width: int,
+              scale: float = 1.0) -> tuple[tuple[int, int, int, int], np.ndarray, np.ndarray] | None:
+    """Backward map of the region that moves: ``(x0, y0, x1, y1), map_x, map_y`` (float32, the
+    bbox's size) or ``None`` when nothing moves. ``order`` lists triangle indices in drawing order
+    (later ones win where folded triangles overlap)."""
+    active = moving_triangles(src, dst, tris)
+    affines, ok = triangle_affines(src, dst, tris)
+    draw = [t for t in order if active[t] and ok[t]]
+    if not draw:
+        return None
+    corners = dst[tris[draw]].reshape(-1, 2)
+    x0, y0 = np.floor(corners.min(0)).astype(int) - 1
+    x1, y1 = np.ceil(corners.max(0)).astype(int) + 2
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    bw, bh = x1 - x0, y1 - y0
+    sw, sh = max(2, round(bw * scale)), max(2, round(bh * scale))
+    sx, sy = bw / sw, bh / sh  # target px per map cell
+    ids = np.zeros((sh, sw), np.int32)  # 0 = identity
+    # map-grid coords of target corners: cell (i, j) samples target (x0 + (j + .5) sx - .5, ...)
+    grid = (dst - [x0 - 0.5 * (1 - sx), y0 - 0.5 * (1 - sy)]) / [sx, sy]
+    fixed = np.round(grid * (1 << SHIFT)).astype(np.int32)
+    for t in draw:
+        cv2.fillConvexPoly(ids, fixed[tris[t]], int(t) + 1, lineType=cv2.LINE_8, shift=SHIFT)
+    table = np.concatenate([np.array([[1.0, 0, 0], [0, 1.0, 0]])[None], affines], axis=0)
+    cols = np.ascontiguousarray(table.reshape(len(table), 6).T, dtype=np.float32)  # [6, K + 1]
+    xs = (x0 - 0.5 * (1 - sx) + np.arange(sw, dtype=np.float32) * sx).astype(np.float32)[None, :]
+    ys = (y0 - 0.5 * (1 - sy) + np.arange(sh, dtype=np.float32) * sy).astype(np.float32)[:, None]
+    # map = A[id] @ (x, y, 1): gathered one coefficient at a time (contiguous, in place)
+    map_x, map_y = np.take(cols[0], ids), np.take(cols[3], ids)
+    map_x *= xs
+    map_y *= xs
+    tmp = np.take(cols[1], ids)
+    tmp *= ys
+    map_x += tmp
+    np.take(cols[4], ids, out=tmp)
+    tmp *= ys
+    map_y += tmp
+    map_x += np.take(cols[2], ids, out=tmp)
+    map_y += np.take(cols[5], ids, out=tmp)
+    if (sw, sh) != (bw, bh):
+        map_x = cv2.resize(map_x, (bw, bh), interpolation=cv2.INTER_LINEAR)
+        map_y = cv2.resize(map_y, (bw, bh), interpolation=cv2.INTER_LINEAR)
+    return (x0, y0, x1, y1), map_x, map_y
+
+
+def warp(image: np.ndarray, bbox: tuple[int, int, int, int], map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
+    """The portrait with the bbox region resampled through the backward map."""
+    out = image.copy()
+    x0, y0, x1, y1 = bbox
+    out[y0:y1, x0:x1] = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out
