@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS)) Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip setuptools wheel
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[test]" $(addprefix -e ,$(PLUGINS))
+	$(BIN)/pip install -q -e ".[test]" $(foreach p,$(PLUGINS),-e "$(p)[test]")
 	touch $(STAMP)
 
 demo: venv

@@ -92,3 +92,14 @@ def test_fps_changes_frame_count(tmp_path, kit_portrait_path, kit_speech_path):
     make(tmp_path, fps=30).run(tmp_path / "o.mp4", portrait=kit_portrait_path, audio=kit_speech_path)
     info = video_info(tmp_path / "o.mp4")
     assert info.n_frames == 60 and info.fps == pytest.approx(30)
+
+
+def test_metrics_listed_in_the_yaml_evaluate_the_output(tmp_path, kit_portrait_path, kit_speech_path):
+    import json
+
+    pipe = make(tmp_path, metrics=[{"use": "jitter"}])
+    res = pipe.run(tmp_path / "o.mp4", portrait=kit_portrait_path, audio=kit_speech_path)
+    saved = json.loads((tmp_path / "o.metrics.json").read_text())
+    assert res.metrics is not None and "jitter" in json.dumps(saved)
+    jitter = res.metrics.samples[0].values()["jitter"]
+    assert jitter == pytest.approx(0.0, abs=1e-6)  # a still portrait tracked by a fixed face: no jitter

@@ -28,9 +28,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--portrait", help="the source portrait image (or folder)")
     p.add_argument("--emotion", help="the requested emotion (label, mix or YAML request), for emotion-acc")
     p.add_argument("--manifest", help="CSV/YAML listing generated, reference, audio, portrait, emotion per row")
-    p.add_argument("--metrics", help="comma list of metrics (default: all installed whose inputs are present)")
+    p.add_argument("--metrics", help="comma list of metrics (default: all installed; those without their "
+                   "inputs are listed as skipped)")
     p.add_argument("--set", action="append", default=[], metavar="METRIC.KEY=VALUE",
-                   help="metric option, e.g. fid.weights=PATH or lmd.normalize=iod (repeatable)")
+                   help="metric option, e.g. fid.weights=PATH or lmd.normalize=iod; face.KEY=VALUE sets a "
+                   "face analyzer option, e.g. face.upsample=0 (repeatable)")
     p.add_argument("--fps", type=float, help="override the videos' frame rate")
     p.add_argument("--format", choices=("table", "csv", "json", "md"),
                    help="report format (default: from -o's suffix, else table)")
@@ -79,7 +81,9 @@ def handler(args: argparse.Namespace) -> int:
     else:
         raise ConfigError("nothing to evaluate", fix="give a video, a folder of videos or --manifest FILE")
     names = [n for n in args.metrics.split(",") if n.strip()] if args.metrics else None
-    options = EvaluationOptions(metric_config=parse_sets(args.set), face=args.face, fps=args.fps)
+    metric_config = parse_sets(args.set)
+    face_config = metric_config.pop("face", {})
+    options = EvaluationOptions(metric_config=metric_config, face=args.face, face_config=face_config, fps=args.fps)
 
     def progress(msg: str) -> None:
         if sys.stderr.isatty():

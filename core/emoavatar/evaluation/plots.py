@@ -21,7 +21,12 @@ MAX_BAR_PANELS = 24
 
 
 def _pyplot():
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        from ..errors import EmoAvatarError
+
+        raise EmoAvatarError("--plots needs matplotlib", fix="pip install matplotlib") from None
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
@@ -53,7 +58,8 @@ def plot_sync(s: SampleResult, path: Path) -> Path | None:
     ax2.plot(np.arange(len(energy)) / _fps(s), energy, color="tab:blue", alpha=0.7, label="speech energy")
     ax2.set_ylabel("speech energy (0 = -50 dB, 1 = max)", color="tab:blue")
     vals = s.values()
-    ax.set_title(f"{s.name}: offset {fmt(vals.get('av_offset'), 'av_offset')} frames, confidence {fmt(vals.get('av_conf'))}")
+    offset = fmt(vals.get("av_offset"), "av_offset")
+    ax.set_title(f"{s.name}: offset {offset} frames, confidence {fmt(vals.get('av_conf'))}")
     if "av_xcorr" in ser:
         r = ser["av_xcorr"]
         n = (len(r) - 1) // 2

@@ -14,7 +14,7 @@ from .runner import EvaluationReport
 FORMATS = ("table", "csv", "json", "md")
 #: Better direction of known columns (shown as arrows); others have none.
 HIGHER_BETTER = {"psnr", "ssim", "csim", "id_match", "av_conf", "av_corr", "av_corr0", "lse_c", "emotion_acc"}
-LOWER_BETTER = {"m_lmd_px256", "f_lmd_px256", "m_lmd_iod", "f_lmd_iod", "id_dist", "lse_d", "aue", "fid",
+LOWER_BETTER = {"m_lmd_px256", "f_lmd_px256", "m_lmd_iod", "f_lmd_iod", "id_dist", "lse_d", "aue", "fid", "fid_pooled",
                 "jitter", "jitter_rigid"}
 #: Columns that count things (frames, blinks): printed without decimals.
 INTEGER_COLUMNS = {"av_offset", "syncnet_offset", "blinks", "blinks_ref"}
@@ -68,6 +68,11 @@ def _skip_lines(report: EvaluationReport) -> list[str]:
     return lines
 
 
+def _pooled_lines(report: EvaluationReport) -> list[str]:
+    return [f"pooled over all videos: {k}{arrow(k)} = {fmt(v, k)}"
+            for o in report.pooled.values() for k, v in o.values.items()]
+
+
 def _note_lines(report: EvaluationReport) -> list[str]:
     lines = []
     for s in report.samples:
@@ -91,6 +96,8 @@ def render_table(report: EvaluationReport, *, notes: bool = False) -> str:
     buf = io.StringIO()
     console = Console(file=buf, width=max(100, 30 + 14 * len(header)), force_terminal=False, color_system=None)
     console.print(table)
+    for line in _pooled_lines(report):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     skips = _skip_lines(report)
     if skips:
         console.print("skipped:")
@@ -103,18 +110,24 @@ def render_table(report: EvaluationReport, *, notes: bool = False) -> str:
 
 
 def to_csv(report: EvaluationReport) -> str:
-    """One row per sample (values, then skipped metrics), then ``mean`` and ``std`` rows."""
+    """One row per sample (values, then skipped metrics), then ``mean`` and ``std`` rows and, when a
+    metric pools over all samples (``fid_pooled``), a ``pooled`` row in that column."""
     cols = report.columns
+    pooled = {k: v for o in report.pooled.values() for k, v in o.values.items()}
+    pcols = [k for k in pooled if k not in cols]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["sample", "video", *cols, "skipped"])
+    w.writerow(["sample", "video", *cols, *pcols, "skipped"])
+    blank = [""] * len(pcols)
     for s in report.samples:
         vals = s.values()
-        w.writerow([s.name, str(s.sample.video), *[_csv(vals.get(c)) for c in cols],
+        w.writerow([s.name, str(s.sample.video), *[_csv(vals.get(c)) for c in cols], *blank,
                     "; ".join(f"{m}: {r}" for m, r in s.skipped.items())])
     summary = report.summary()
-    w.writerow(["mean", "", *[_csv(summary[c].mean) for c in cols], ""])
-    w.writerow(["std", "", *[_csv(summary[c].std) for c in cols], ""])
+    w.writerow(["mean", "", *[_csv(summary[c].mean) for c in cols], *blank, ""])
+    w.writerow(["std", "", *[_csv(summary[c].std) for c in cols], *blank, ""])
+    if pooled:
+        w.writerow(["pooled", "", *[_csv(pooled.get(c)) for c in cols + pcols], ""])
     return buf.getvalue()
 
 
@@ -140,7 +153,9 @@ def to_dict(report: EvaluationReport) -> dict:
             "seconds": {m: round(o.seconds, 3) for m, o in s.outcomes.items() if not o.skipped},
         })
     summary = {c: {"mean": _num(v.mean), "std": _num(v.std), "n": v.n} for c, v in report.summary().items()}
-    return {"metrics": report.metrics, "columns": report.columns, "summary": summary, "samples": samples}
+    pooled = {k: _num(v) for o in report.pooled.values() for k, v in o.values.items()}
+    return {"metrics": report.metrics, "columns": report.columns, "summary": summary, "pooled": pooled,
+            "samples": samples}
 
 
 def to_json(report: EvaluationReport) -> str:
@@ -151,6 +166,9 @@ def to_markdown(report: EvaluationReport) -> str:
     header, rows = _rows(report)
     out = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * (len(header) - 2)) + "|"]
     out += ["| " + " | ".join(r) + " |" for r in rows]
+    pooled = _pooled_lines(report)
+    if pooled:
+        out += [""] + [f"{line}  " for line in pooled]
     skips = _skip_lines(report)
     if skips:
         out += ["", "Skipped:", ""] + [f"- {line}" for line in skips]

@@ -2,10 +2,10 @@
 
 For every sample the generated video is probed and decoded once (a missing or corrupt video is a
 :class:`MediaError` for the whole run); the frames go to ``sample.cache[("frames", str(path))]``,
-where metric plugins find them. A metric whose inputs are missing (``ComponentSpec.requires``,
-``extras["requires_any"]``), whose weights are missing, or that fails with a user error is
-*skipped with its reason* — never reported as zero. A value a metric cannot define is NaN and
-left out of the mean.
+where metric plugins find them; decoded pixels are freed when the sample is done. A metric whose
+inputs are missing (``ComponentSpec.requires``, ``extras["requires_any"]``), whose weights are
+missing, or that fails with a user error is *skipped with its reason* — never reported as zero.
+A value a metric cannot define is NaN and left out of the mean.
 """
 
 from __future__ import annotations
@@ -34,10 +34,12 @@ INPUT_HINT = {"reference": "--reference", "audio": "--audio (or a video with sou
 @dataclass
 class EvaluationOptions:
     """``metric_config``: options per metric name (validated by its spec); ``face``: FaceAnalyzer
-    name for landmark metrics (None: let the metrics choose); ``strict``: re-raise plugin bugs."""
+    name for landmark metrics (None: let the metrics choose) and ``face_config`` its options;
+    ``strict``: re-raise plugin bugs."""
 
     metric_config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     face: str | None = "dlib"
+    face_config: Mapping[str, Any] = field(default_factory=dict)
     fps: float | None = None
     strict: bool = False
 
@@ -85,8 +87,12 @@ class Summary:
 
 @dataclass
 class EvaluationReport:
+    """Per-sample results; ``pooled``: values a metric computes over all samples together (its
+    optional ``summarize() -> MetricResult | None``, e.g. FID over every frame of the test set)."""
+
     metrics: list[str]
     samples: list[SampleResult]
+    pooled: dict[str, MetricOutcome] = field(default_factory=dict)
 
     @property
     def columns(self) -> list[str]:
@@ -175,8 +181,13 @@ def build_metrics(metric_names: Iterable[str] | None, options: EvaluationOptions
     from ..registry import get_registry
 
     reg = registry or get_registry()
+    installed = [e.name for e in reg.list("metrics")]
+    not_metrics = set(options.metric_config) - set(installed)
+    if not_metrics:
+        raise ConfigError(f"options given for unknown metric(s) {sorted(not_metrics)}",
+                          fix=f"installed metrics: {', '.join(installed) or 'none'}")
     if metric_names is None:
-        names = [e.name for e in reg.list("metrics")]
+        names = list(installed)
         names.sort(key=lambda n: (PREFERRED_ORDER.index(n) if n in PREFERRED_ORDER else len(PREFERRED_ORDER), n))
     else:
         names = list(dict.fromkeys(n.strip() for n in metric_names if n.strip()))
@@ -202,6 +213,8 @@ def evaluate(samples: Iterable[EvalSample], metric_names: Iterable[str] | None =
              progress: Callable[[str], None] | None = None) -> EvaluationReport:
     """Evaluate every sample with every metric (``None``: all installed metrics whose inputs are
     present); see the module doc for how skips and errors are reported."""
+    from pydantic import ValidationError
+
     from ..registry import get_registry
 
     options = options or EvaluationOptions()
@@ -210,7 +223,10 @@ def evaluate(samples: Iterable[EvalSample], metric_names: Iterable[str] | None =
     ctx = RunContext(fps=options.fps or 25.0)
     if options.face:
         try:
-            ctx.face = reg.create("faces", options.face)
+            ctx.face = reg.create("faces", options.face, dict(options.face_config))
+        except ValidationError as e:
+            err = e.errors()[0]
+            raise ConfigError(f"face.{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
         except PluginError:
             ctx.face = None  # landmark metrics will say what is missing
     from .manifest import unique_names
@@ -233,16 +249,34 @@ def evaluate(samples: Iterable[EvalSample], metric_names: Iterable[str] | None =
                 res.outcomes[n] = MetricOutcome(n, skipped=why)
             else:
                 runnable.append(n)
-        if not runnable and names and not info.has_audio and any(
-                "audio" in _spec_inputs(reg.spec("metrics", n))[0] for n in names if n not in broken):
+        need_audio = [n for n in names if n not in broken and "audio" in _spec_inputs(reg.spec("metrics", n))[0]]
+        if not runnable and need_audio and "audio" not in present:
             raise MediaError(f"{sample.video} has no audio track and no --audio was given; "
-                             f"{', '.join(names)} need(s) speech")
+                             f"{', '.join(need_audio)} need(s) speech")
         for n in runnable:
             if progress:
                 progress(f"{res.name}: {n}")
             res.outcomes[n] = _run_one(n, built[n], sample, ctx, options.strict)
+        _drop_pixels(sample)
         results.append(res)
-    return EvaluationReport(names, results)
+    report = EvaluationReport(names, results)
+    for n, metric in built.items():
+        summarize = getattr(metric, "summarize", None)
+        if callable(summarize):
+            try:
+                r = summarize()
+            except EmoAvatarError as e:
+                report.pooled[n] = MetricOutcome(n, skipped=str(e))
+                continue
+            if r is not None:
+                report.pooled[n] = MetricOutcome(n, {k: float(v) for k, v in r.values.items()}, notes=list(r.notes))
+    return report
+
+
+def _drop_pixels(sample: EvalSample) -> None:
+    """Free decoded frames and images once a sample is done (landmarks and small entries stay)."""
+    for key in [k for k, v in sample.cache.items() if isinstance(v, np.ndarray) and v.nbytes > 1 << 20]:
+        del sample.cache[key]
 
 
 def _run_one(name: str, metric, sample: EvalSample, ctx: RunContext, strict: bool) -> MetricOutcome:
