@@ -28,6 +28,7 @@ class TrainData:
     fps: float = 25.0
     face_box: np.ndarray | None = None
     mouth_box: np.ndarray | None = None
+    basis: str | None = None  # the expression basis the α came from (clip meta "basis")
 
     def __post_init__(self) -> None:
         t = len(self.frames)
@@ -47,7 +48,8 @@ class TrainData:
     def subset(self, idx: np.ndarray) -> TrainData:
         return TrainData(self.frames[idx], self.alpha[idx], self.pose[idx],
                          None if self.landmarks is None else self.landmarks[idx],
-                         [self.emotions[i] for i in idx], self.fps, self.face_box[idx], self.mouth_box[idx])
+                         [self.emotions[i] for i in idx], self.fps, self.face_box[idx], self.mouth_box[idx],
+                         self.basis)
 
 
 def landmark_boxes(landmarks: np.ndarray | None, height: int, width: int, n: int = 1
@@ -142,7 +144,7 @@ def load_training_data(items: list[str], height: int, *, work_dir: Path | None =
     if not npz:
         raise MediaError("nerf data: no clips found", fix="point `data:` at preprocessed .npz clips or videos")
     parts: dict[str, list] = {"frames": [], "alpha": [], "pose": [], "landmarks": [], "emotions": []}
-    fps = 25.0
+    fps, basis = 25.0, None
     for path in npz:
         clip = load_clip(path)
         if "frames" not in clip.arrays or "alpha" not in clip.arrays:
@@ -158,13 +160,14 @@ def load_training_data(items: list[str], height: int, *, work_dir: Path | None =
         parts["landmarks"].append(lm)
         parts["emotions"] += [emotion or clip.meta.get("emotion") or "neutral"] * len(frames)
         fps = float(clip.meta.get("fps", fps))
+        basis = basis or clip.meta.get("basis")
     sizes = {f.shape[1:3] for f in parts["frames"]}
     if len(sizes) > 1:
         raise ConfigError(f"nerf data: clips have different frame sizes {sorted(sizes)}",
                           fix="train on clips of one camera setup (same aspect ratio)")
     lms = None if any(x is None for x in parts["landmarks"]) else np.concatenate(parts["landmarks"])
     return TrainData(np.concatenate(parts["frames"]), np.concatenate(parts["alpha"]), np.concatenate(parts["pose"]),
-                     lms, parts["emotions"], fps)
+                     lms, parts["emotions"], fps, basis=basis)
 
 
 def synthetic_clip(image: np.ndarray, landmarks: np.ndarray, n_frames: int = 40, size: int = 64,

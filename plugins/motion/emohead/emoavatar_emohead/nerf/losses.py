@@ -133,11 +133,12 @@ class ShapeConsistency(nn.Module):
         self.register_buffer("count", torch.zeros((), dtype=torch.long))
 
     def forward(self, points: torch.Tensor) -> torch.Tensor:
+        """Distance to the reference so far; then the reference moves towards ``points``."""
         with torch.no_grad():
             p = points.detach()
             if int(self.count) == 0:
                 self.reference.copy_(p)
-            else:
-                self.reference.lerp_(p, self.momentum)
+            reference = self.reference.clone()
+            self.reference.lerp_(p, self.momentum)
             self.count += 1
-        return (points - self.reference).norm(dim=-1).mean()
+        return (points - reference).norm(dim=-1).mean()

@@ -210,9 +210,15 @@ def render_rays(model: nn.Module, origins: torch.Tensor, dirs: torch.Tensor, alp
     keep = hit[:, None].expand(n, n_samples).reshape(-1)
     if occupancy is not None:
         keep = keep & occupancy.occupied(flat)
-    sel = keep.nonzero(as_tuple=True)[0]
-    sigma = torch.zeros(n * n_samples, device=origins.device, dtype=origins.dtype)
-    rgb = torch.zeros(n * n_samples, 3, device=origins.device, dtype=origins.dtype)
+    if bool(keep.all()):  # nothing to skip: evaluate densely
+        s, c = n_samples, dirs.shape[-1]
+        rgb, sigma = model(flat, dirs[:, None, :].expand(n, s, c).reshape(-1, c),
+                           alpha[:, None, :].expand(n, s, alpha.shape[-1]).reshape(n * s, -1))
+        sel = keep[:0]
+    else:
+        sel = keep.nonzero(as_tuple=True)[0]
+        sigma = torch.zeros(n * n_samples, device=origins.device, dtype=origins.dtype)
+        rgb = torch.zeros(n * n_samples, 3, device=origins.device, dtype=origins.dtype)
     if sel.numel():
         ray_of = torch.div(sel, n_samples, rounding_mode="floor")
         c, s = model(flat[sel], dirs[ray_of], alpha[ray_of])

@@ -50,6 +50,7 @@ class NerfRenderer(Renderer):
         self._bundle: NerfBundle | None = None
         self._plate: torch.Tensor | None = None
         self._pose_hw: tuple[int, int] = (0, 0)
+        self._warned = False
 
     @property
     def device(self) -> torch.device:
@@ -108,6 +109,10 @@ class NerfRenderer(Renderer):
         k = bundle.model.config.exp_dim_in
         if alpha.shape[1] != k:
             raise ConfigError(f"nerf renderer: α has {alpha.shape[1]} columns, the checkpoint expects {k}")
+        want, got = bundle.meta.get("basis"), motion.meta.get("basis")
+        if want and got and str(want) != str(got) and not self._warned:
+            log.warning("nerf: motion α comes from basis %s but the NeRF was trained on %s", got, want)
+            self._warned = True
         poses, pose_hw = self._poses(motion)
         h, w = self._plate.shape[:2]
         poses = rescale_pose(poses, pose_hw, (h, w))

@@ -89,13 +89,15 @@ class NerfTrainer:
         torch.manual_seed(cfg.seed)
         self.gen = torch.Generator().manual_seed(cfg.seed)
         frames = self.train.frames
-        plate = np.median(frames, 0) if cfg.background == "median" else frames[0]
+        some = frames[np.linspace(0, len(frames) - 1, min(len(frames), 256)).round().astype(int)]
+        plate = np.median(some, 0) if cfg.background == "median" else frames[0]  # median of <= 256 frames
+        self.mean_frame = torch.from_numpy(frames.mean(0, dtype=np.float32) / 255.0)  # the PSNR baseline
         mcfg = NerfModelConfig.from_dict({"exp_dim_in": data.alpha.shape[1], **cfg.model})
         self.bundle: NerfBundle = new_bundle(
             mcfg, CameraConfig(focal=cfg.focal), torch.from_numpy(plate.astype(np.float32) / 255.0),
             cfg.occupancy_resolution,
             meta={"default_pose": np.median(self.train.pose, 0).tolist(), "pose_resolution": list(data.size),
-                  "emotion": self.train.emotions[0], "fps": data.fps})
+                  "emotion": self.train.emotions[0], "fps": data.fps, "basis": data.basis})
         std = self.train.alpha.std(0)
         self.bundle.model.alpha_mean.copy_(torch.from_numpy(self.train.alpha.mean(0)))
         self.bundle.model.alpha_std.copy_(torch.from_numpy(np.where(std > 1e-4, std, 1.0).astype(np.float32)))
@@ -104,6 +106,10 @@ class NerfTrainer:
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), eps=1e-15)
         self.shape = ShapeConsistency().to(self.device)
         self.clip = load_clip_loss(cfg.clip, self.device) if cfg.lambda_cord > 0 else None
+        if self.clip is None:
+            self.log("nerf: no CLIP weights configured (`clip:`): the emotion term L_cord is skipped")
+        if data.landmarks is None and cfg.lambda_shape > 0:
+            self.log("nerf: the clips have no landmarks: the shape term L_shape is skipped")
         self.step = 0
         # training tensors (frames as uint8 on the device; 256² x 1000 frames = 200 MB)
         self.frames = torch.from_numpy(self.train.frames).to(self.device)
@@ -194,7 +200,7 @@ class NerfTrainer:
         """Held-out PSNR of the NeRF and of the mean-frame baseline (full frame and face box)."""
         data = self.val or self.train
         pick = np.linspace(0, len(data.frames) - 1, min(n_frames, len(data.frames))).round().astype(int)
-        mean = torch.from_numpy(self.train.frames.mean(0) / 255.0).float()
+        mean = self.mean_frame
         use = bool(self.cfg.occupancy_every) if use_occupancy is None else use_occupancy
         occ = self.bundle.occupancy if use else None
         renders, gts, rows = [], [], []
@@ -239,10 +245,15 @@ class NerfTrainer:
         self.shape.count.copy_(state["shape_count"])
         self.log(f"nerf: resumed from {self.out} at step {self.step}")
 
-    def run(self) -> dict[str, float]:
+    def run(self, stop_after: int | None = None) -> dict[str, float]:
+        """Train to ``cfg.iterations`` (or only up to step ``stop_after``, then checkpoint and return)."""
         cfg = self.cfg
         t0, s0 = time.perf_counter(), self.step
         while self.step < cfg.iterations:
+            if stop_after is not None and self.step >= stop_after:
+                self.save()
+                self.log(f"nerf: stopped at step {self.step}; continue with --resume")
+                return {"step": self.step, "it_per_s": (self.step - s0) / max(time.perf_counter() - t0, 1e-9)}
             stats = self.train_step()
             if self.step % cfg.log_every == 0 or self.step == cfg.iterations:
                 rate = (self.step - s0) / max(time.perf_counter() - t0, 1e-9)
@@ -259,9 +270,11 @@ class NerfTrainer:
             self.bundle.occupancy.density.fill_(0.0)
         self.update_occupancy(decay=0.0, n_alpha=32)
         self.save()
-        res = {**self.evaluate(cfg.eval_frames, self.out / "val" / "final.png", use_occupancy=True), "it_per_s": rate, "step": self.step}
+        res = self.evaluate(cfg.eval_frames, self.out / "val" / "final.png", use_occupancy=True)
+        res.update(it_per_s=rate, step=self.step)
         (self.out / "metrics.json").write_text(json.dumps(res, indent=2))
-        self.log(f"nerf done: held-out psnr {res['psnr']:.2f} dB (face {res['psnr_face']:.2f}) vs mean-frame "
+        which = "held-out" if res["held_out"] else "training-frame"
+        self.log(f"nerf done: {which} psnr {res['psnr']:.2f} dB (face {res['psnr_face']:.2f}) vs mean-frame "
                  f"{res['baseline_psnr']:.2f} (face {res['baseline_psnr_face']:.2f}); {rate:.2f} it/s -> {self.out}")
         return res
 
@@ -288,7 +301,8 @@ def load_config(path: str | Path, overrides: dict | None = None) -> NerfTrainCon
         raise ConfigError(f"{path}: {loc}: {first['msg']}", fix="see NERF.md for the training keys") from e
 
 
-def train(cfg: NerfTrainConfig, resume: bool = False, data: TrainData | None = None, log=print) -> dict:
+def train(cfg: NerfTrainConfig, resume: bool = False, data: TrainData | None = None, log=print,
+          stop_after: int | None = None) -> dict:
     """Train (or resume) and return the final metrics."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -299,7 +313,7 @@ def train(cfg: NerfTrainConfig, resume: bool = False, data: TrainData | None = N
     trainer = NerfTrainer(cfg, data, log)
     if resume:
         trainer.resume()
-    return trainer.run()
+    return trainer.run(stop_after)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -310,7 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--iterations", type=int, help="override `iterations`")
     p.add_argument("--output", help="override `output`")
     p.add_argument("--device", help="override `device` (auto, cpu, cuda)")
+    p.add_argument("--stop-after", type=int, help="checkpoint and stop after this step (resume later)")
     args = p.parse_args(argv)
     cfg = load_config(args.config, {"iterations": args.iterations, "output": args.output, "device": args.device})
-    train(cfg, resume=args.resume)
+    train(cfg, resume=args.resume, stop_after=args.stop_after)
     return 0
