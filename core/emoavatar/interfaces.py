@@ -129,7 +129,7 @@ class Metric(Component):
 
 
 class FaceAnalyzer(Component):
-    """detect faces with 68 landmarks; embed identity."""
+    """detect faces with 68 landmarks (or fit them in a known box, for tracking); embed identity."""
 
     kind = "faces"
 
@@ -141,23 +141,40 @@ class FaceAnalyzer(Component):
     def embed(self, image: np.ndarray, face: Face) -> np.ndarray:
         """Identity embedding of ``face`` in ``image`` (e.g. 128-d, unit-free distance)."""
 
-    def analyze(self, image: np.ndarray, *, source: str = "image", embed: bool = True) -> Face:
-        """The main face with its embedding; :class:`FaceNotFoundError` if none.
+    def fit(self, image: np.ndarray, box: tuple[float, float, float, float]) -> Face | None:
+        """The face inside ``box`` (x0, y0, x1, y1) with 68 landmarks, without searching the image:
+        what a tracker calls between detections (:func:`emoavatar.tracking.track_faces`), so it
+        should be cheap. ``score`` may be NaN when the fitter has none. None if there is no face.
 
-        The main face is the largest, except that among faces within 20 % of the largest area the
-        most confident wins (detector boxes come in coarse sizes, and a weak false detection, such
-        as a badge on a jacket, can be as large as the real face)."""
-        faces = self.detect(image)
+        This default runs :meth:`detect` on the whole image and returns the face whose box overlaps
+        ``box`` most (IoU > 0.3); analyzers with a landmark fitter override it."""
+        from .tracking import box_iou
+
+        scored = [(box_iou(f.box, box), f) for f in self.detect(image)]
+        iou, face = max(scored, key=lambda p: p[0], default=(0.0, None))
+        return face if iou > 0.3 else None
+
+    @staticmethod
+    def main_face(faces: list[Face]) -> Face | None:
+        """The main face among ``faces`` (None if empty): the largest, except that among faces within
+        20 % of the largest area the most confident wins (detector boxes come in coarse sizes, and a
+        weak false detection, such as a badge on a jacket, can be as large as the real face)."""
         if not faces:
-            raise FaceNotFoundError(
-                f"no face found in {source}", fix="use a photo with one clearly visible, roughly frontal face"
-            )
+            return None
 
         def area(f: Face) -> float:
             return (f.box[2] - f.box[0]) * (f.box[3] - f.box[1])
 
         largest = max(area(f) for f in faces)
-        face = max((f for f in faces if area(f) >= 0.8 * largest), key=lambda f: f.score)
+        return max((f for f in faces if area(f) >= 0.8 * largest), key=lambda f: f.score)
+
+    def analyze(self, image: np.ndarray, *, source: str = "image", embed: bool = True) -> Face:
+        """The :meth:`main_face` with its embedding; :class:`FaceNotFoundError` if none."""
+        face = self.main_face(self.detect(image))
+        if face is None:
+            raise FaceNotFoundError(
+                f"no face found in {source}", fix="use a photo with one clearly visible, roughly frontal face"
+            )
         if embed and face.embedding is None:
             face.embedding = np.asarray(self.embed(image, face), dtype=np.float32)
         return face

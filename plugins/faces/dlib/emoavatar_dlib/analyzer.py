@@ -78,7 +78,8 @@ def _as_rgb(image: np.ndarray) -> np.ndarray:
 
 
 class DlibFaceAnalyzer(FaceAnalyzer):
-    """Detect faces (largest first) with 68 landmarks in full-image pixel coordinates; embed identity."""
+    """Detect faces (largest first) with 68 landmarks in full-image pixel coordinates, or fit the landmarks
+    in a given box (tracking); embed identity."""
 
     def __init__(self, config: DlibConfig | None = None) -> None:
         super().__init__(config if config is not None else DlibConfig())
@@ -132,6 +133,21 @@ class DlibFaceAnalyzer(FaceAnalyzer):
             faces.append(Face(box=tuple(float(v) for v in clipped), landmarks=lm, score=score))
         faces.sort(key=_area, reverse=True)
         return faces
+
+    def fit(self, image: np.ndarray, box: tuple[float, float, float, float]) -> Face | None:
+        """68 landmarks fitted by the shape predictor inside ``box`` (x0, y0, x1, y1), as if the detector
+        had found it there: no search, a few ms. ``score`` is NaN (the predictor has no confidence);
+        None if ``box`` is empty. The predictor always returns a shape, even on a blank image: whether
+        a face is really there is for the caller to judge (``emoavatar.tracking`` does)."""
+        import dlib
+
+        image = _as_rgb(image)
+        x0, y0, x1, y1 = (round(float(v)) for v in box)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return None
+        shape = self._model("shape")(image, dlib.rectangle(x0, y0, x1 - 1, y1 - 1))
+        lm = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
+        return Face(box=tuple(float(v) for v in box), landmarks=lm, score=float("nan"))
 
     # -- identity ----------------------------------------------------------------------
     def embed(self, image: np.ndarray, face: Face) -> np.ndarray:

