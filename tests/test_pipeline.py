@@ -103,3 +103,22 @@ def test_metrics_listed_in_the_yaml_evaluate_the_output(tmp_path, kit_portrait_p
     assert res.metrics is not None and "jitter" in json.dumps(saved)
     jitter = res.metrics.samples[0].values()["jitter"]
     assert jitter == pytest.approx(0.0, abs=1e-6)  # a still portrait tracked by a fixed face: no jitter
+
+
+def test_yaml_transcript_applies_only_to_the_yaml_audio(tmp_path, kit_portrait_path, kit_speech_path, monkeypatch):
+    from emoavatar.testing import trivial
+
+    seen = []
+    original = trivial.TrivialEncoder.encode
+
+    def spy(self, audio, ctx):
+        seen.append(ctx.extras.get("transcript"))
+        return original(self, audio, ctx)
+
+    monkeypatch.setattr(trivial.TrivialEncoder, "encode", spy)
+    inputs = {"portrait": str(kit_portrait_path), "audio": str(kit_speech_path), "transcript": "hello how are you"}
+    pipe = make(tmp_path, inputs=inputs)
+    pipe.run(tmp_path / "a.mp4")
+    pipe.run(tmp_path / "b.mp4", audio=kit_speech_path)  # another recording: the YAML's words don't apply
+    pipe.run(tmp_path / "c.mp4", audio=kit_speech_path, transcript="hi")
+    assert seen == ["hello how are you", None, "hi"]

@@ -120,8 +120,10 @@ class Pipeline:
             raise MediaError(f"{audio_path} has no audio samples")
         ctx = RunContext(fps=cfg.fps, n_frames=audio_obj.n_frames(cfg.fps), seed=cfg.seed, face=analyzer)
         ctx.extras.update(portrait_path=portrait_path, audio_path=audio_path, request=request)
-        if transcript or cfg.inputs.transcript:
-            ctx.extras["transcript"] = transcript or cfg.inputs.transcript
+        if audio is None and transcript is None:  # the YAML's transcript belongs to the YAML's audio
+            transcript = cfg.inputs.transcript
+        if transcript:
+            ctx.extras["transcript"] = transcript
 
         features = FeatureSet()
         for comp in report.components:
