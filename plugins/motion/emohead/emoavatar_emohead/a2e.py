@@ -174,7 +174,7 @@ class EmoHeadA2E(MotionGenerator):
 
     def _pose(self, portrait: Portrait, n: int) -> tuple[np.ndarray, str | None]:
         ref = self.config.basis or self._meta.get("basis")
-        pose = np.tile(np.array([0, 0, 0, 0, 0, 1], np.float32), (n, 1))
+        pose = np.zeros((n, 6), np.float32)  # unknown (scale 0): the nerf renderer uses its checkpoint pose
         if not ref or portrait is None:
             return pose, ref
         try:

@@ -54,6 +54,13 @@ class Clip:
         return {k[5:]: v for k, v in self.arrays.items() if k.startswith("feat_")}
 
 
+def is_clip_file(path: str | Path) -> bool:
+    """A clip ``.npz`` — not a basis/hyperplanes file (those have a ``.json`` beside them) nor a partial write."""
+    path = Path(path)
+    return (path.suffix == ".npz" and not path.name.endswith(".partial.npz")
+            and not path.with_suffix(".json").is_file())
+
+
 def load_clip(path: str | Path) -> Clip:
     with np.load(Path(path), allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files if k != "meta"}

@@ -15,8 +15,10 @@ from emoavatar.errors import ConfigError
 
 
 def clip_paths(data: str | Path) -> list[Path]:
+    from .preprocess import is_clip_file
+
     data = Path(data)
-    paths = [data] if data.is_file() else sorted(p for p in data.rglob("*.npz") if p.name != "basis.npz")
+    paths = [data] if data.is_file() else sorted(p for p in data.rglob("*.npz") if is_clip_file(p))
     if not paths:
         raise ConfigError(f"no preprocessed clips (.npz) under {data}",
                           fix="run `emoavatar train emohead-preprocess --dataset ... --out DIR` first")

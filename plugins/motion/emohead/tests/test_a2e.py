@@ -48,6 +48,8 @@ def test_registry_builds_and_contract(tmp_path, kit_portrait):
     motion = check_motion(gen, kit_portrait, feats(40))
     assert motion.space == "exp3dmm10" and motion.tracks["exp3dmm10"].shape == (40, 10)
     assert motion.tracks["pose"].shape == (40, 6) and motion.meta["basis"] == "landmark-pca"
+    # an unfitted basis cannot place the portrait: pose unknown (scale 0), so the nerf uses its own
+    assert not motion.tracks["pose"].any()
 
 
 def test_chunked_inference_equals_whole(tmp_path, kit_portrait):

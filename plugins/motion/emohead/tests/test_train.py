@@ -25,6 +25,9 @@ def test_train_hyperplane_cli(tmp_path, capsys):
     hp = Hyperplanes.load(tmp_path / "hp.npz")
     assert hp.emotions == ("neutral", "happy", "sad") and hp.basis == "landmark-pca"
     assert "one-vs-rest accuracy" in capsys.readouterr().out
+    # hyperplanes (or a basis) saved inside the data folder are not taken for clips on a re-run
+    assert train_hyperplane.main(["--data", str(tmp_path / "clips"), "--out", str(tmp_path / "clips" / "hp.npz")]) == 0
+    assert train_hyperplane.main(["--data", str(tmp_path / "clips"), "--out", str(tmp_path / "clips" / "hp.npz")]) == 0
 
 
 def test_train_a2e_checkpoint_and_resume(tmp_path, capsys):

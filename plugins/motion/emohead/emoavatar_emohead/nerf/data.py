@@ -108,7 +108,9 @@ def _npz_paths(items: list[str]) -> tuple[list[Path], list[Path]]:
     for item in items:
         p = Path(item).expanduser()
         if p.is_dir():
-            npz += sorted(q for q in p.rglob("*.npz") if q.name != "basis.npz")
+            from ..preprocess import is_clip_file
+
+            npz += sorted(q for q in p.rglob("*.npz") if is_clip_file(q))
         elif p.suffix == ".npz" and p.is_file():
             npz.append(p)
         elif p.suffix.lower() in VIDEO_EXTS and p.is_file():
