@@ -50,3 +50,16 @@ def test_bad_requests_have_one_line_messages(bad, needle):
 
 def test_vocabulary_is_meads_eight():
     assert len(EMOTIONS) == 8 and EMOTIONS[0] == "neutral"
+
+
+def test_timeline_tracks_cross_fade_centred_on_the_switch():
+    from emoavatar.timeline import request_tracks
+
+    req = parse_emotion({"timeline": [{"at": 0, "emotion": "happy"}, {"at": 2.0, "emotion": "sad", "intensity": 0.5}],
+                         "transition": 0.4})
+    w, inten = request_tracks(req, 100, 25.0)
+    happy, sad = EMOTIONS.index("happy"), EMOTIONS.index("sad")
+    assert w[:45, happy].min() == 1 and w[56:, sad].min() == 1
+    assert w[50, sad] == pytest.approx(0.5)  # crosses one half exactly at the requested time
+    assert inten[0] == 1 and inten[-1] == 0.5
+    assert (abs(w.sum(1) - 1) < 1e-9).all()

@@ -14,11 +14,11 @@ import numpy as np
 from emoavatar.emotions import ACTION_UNITS, EMOTIONS, EmotionRequest
 from emoavatar.errors import EmotionError
 from emoavatar.interfaces import EmotionController, RunContext
+from emoavatar.timeline import gaussian_smooth, segments_to_tracks
 from emoavatar.types import AudioFeatures, EmotionState
 
 from .audio import prosody_mix
 from .spec import MixtureConfig
-from .timeline import gaussian_smooth, segments_to_tracks
 
 PROSODY_PORT = "features:prosody"
 

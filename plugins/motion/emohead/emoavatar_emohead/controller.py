@@ -1,7 +1,8 @@
 """``emohead-hyperplane``: an EmotionController that carries EmoHead's emotion hyperplanes.
 
 It turns a label / mix / timeline request into per-frame weights over the vocabulary (timeline
-changes blend linearly over ``request.transition`` seconds, Fig. 4's continuous change) and puts
+changes cross-fade over ``request.transition`` seconds centred on the switch, Fig. 4's continuous
+change; :mod:`emoavatar.timeline`) and puts
 the per-frame hyperplane normal in ``EmotionState.latent``::
 
     latent[t] = strength · intensity[t] · Σ_e weights[t, e] ŵ_e          # [T, k]
@@ -19,36 +20,19 @@ import numpy as np
 from emoavatar.emotions import EMOTIONS, EmotionRequest
 from emoavatar.errors import EmotionError, WeightsNotFoundError
 from emoavatar.interfaces import EmotionController, RunContext
+from emoavatar.timeline import request_tracks
 from emoavatar.types import AudioFeatures, EmotionState
 
 
 def request_weights(request: EmotionRequest, n: int, fps: float,
                     vocabulary: tuple[str, ...] = EMOTIONS) -> tuple[np.ndarray, np.ndarray]:
-    """Per-frame weights ``[n, E]`` and intensity ``[n]`` of a label/mix/timeline request."""
+    """Per-frame weights ``[n, E]`` and intensity ``[n]`` of a label/mix/timeline request
+    (the core's timeline: switches cross-fade over ``transition`` seconds centred on ``at``)."""
     if not request.segments:
         raise EmotionError(f"emohead-hyperplane reads labels, mixes and timelines, not a {request.source} request",
                            fix="give an emotion label/mix/timeline, or use a text/audio emotion controller")
-    times = np.arange(n) / float(fps)
-    weights = np.zeros((n, len(vocabulary)), np.float32)
-    intensity = np.zeros(n, np.float32)
-    prev_w, prev_i = None, None
-    for j, seg in enumerate(request.segments):
-        w = np.zeros(len(vocabulary), np.float32)
-        for name, v in seg.mix.items():
-            w[vocabulary.index(name)] = v
-        inten = request.intensity if seg.intensity is None else seg.intensity
-        end = request.segments[j + 1].start if j + 1 < len(request.segments) else np.inf
-        sel = (times >= seg.start) & (times < end)
-        if prev_w is None or request.transition <= 0:
-            ramp = np.ones(sel.sum(), np.float32)
-        else:
-            ramp = np.clip((times[sel] - seg.start) / request.transition, 0.0, 1.0).astype(np.float32)
-        base_w = prev_w if prev_w is not None else w
-        base_i = prev_i if prev_i is not None else inten
-        weights[sel] = (1 - ramp)[:, None] * base_w + ramp[:, None] * w
-        intensity[sel] = (1 - ramp) * base_i + ramp * inten
-        prev_w, prev_i = w, inten
-    return weights, np.clip(intensity, 0.0, 1.0)
+    weights, intensity = request_tracks(request, n, fps, vocabulary)
+    return weights.astype(np.float32), intensity.astype(np.float32)
 
 
 class HyperplaneController(EmotionController):

@@ -75,10 +75,11 @@ def test_switching_hyperplanes_mid_utterance(tmp_path):
     hp = ctrl.hyperplanes
     assert state.latent.shape == (100, 10)
     u = hp.unit
-    assert np.allclose(state.latent[:50], 2.0 * u[hp.emotions.index("happy")], atol=1e-5)
-    assert np.allclose(state.latent[55:], 2.0 * u[hp.emotions.index("sad")], atol=1e-5)
-    mid = state.latent[52]  # inside the 0.2 s transition: a blend of both normals
-    assert not np.allclose(mid, state.latent[49]) and not np.allclose(mid, state.latent[60])
+    # the 0.2 s cross-fade is centred on 2.0 s (frames 47.5-52.5), as in every controller
+    assert np.allclose(state.latent[:47], 2.0 * u[hp.emotions.index("happy")], atol=1e-5)
+    assert np.allclose(state.latent[53:], 2.0 * u[hp.emotions.index("sad")], atol=1e-5)
+    mid = state.latent[50]  # inside the transition: a blend of both normals
+    assert not np.allclose(mid, state.latent[46]) and not np.allclose(mid, state.latent[60])
     # refining a constant expression along the latent makes happy win first, then sad
     refined = np.zeros((100, 10), np.float32) + state.latent * 3
     dec = hp.decision(refined)

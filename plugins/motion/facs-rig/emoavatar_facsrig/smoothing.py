@@ -3,21 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-
-
-def gaussian_smooth(x: np.ndarray, sigma_frames: float) -> np.ndarray:
-    """Gaussian smoothing along axis 0 with edge padding; no time shift."""
-    x = np.asarray(x, np.float64)
-    if sigma_frames <= 0 or len(x) < 2:
-        return x
-    radius = int(np.ceil(3 * sigma_frames))
-    k = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma_frames) ** 2)
-    k /= k.sum()
-    xp = np.pad(x, [(radius, radius)] + [(0, 0)] * (x.ndim - 1), mode="edge")
-    out = np.zeros_like(x)
-    for i, kw in enumerate(k):
-        out += kw * xp[i : i + len(x)]
-    return out
+from emoavatar.timeline import gaussian_smooth  # noqa: F401 - re-exported for the rig
 
 
 def fit_rows(x: np.ndarray, n: int, src_fps: float | None = None, fps: float | None = None) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Label / mix / timeline requests -> per-frame emotion weights and intensity.
+"""Label / mix / timeline requests -> per-frame emotion weights and intensity (shared by controllers).
 
 A timeline is a list of segments, each holding from its ``start`` until the next. The switch
 between two segments is a raised-cosine cross-fade of ``transition`` seconds *centred* on the
@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from emoavatar.emotions import EMOTIONS, EmotionSegment
+
+from .emotions import EMOTIONS, EmotionRequest, EmotionSegment
 
 
 def mix_vector(mix: dict[str, float] | object, vocabulary: Sequence[str] = EMOTIONS) -> np.ndarray:
@@ -73,6 +74,7 @@ def segments_to_tracks(
 
 def gaussian_smooth(x: np.ndarray, sigma_frames: float) -> np.ndarray:
     """Zero-phase Gaussian smoothing along axis 0 with edge padding (no shift of switch times)."""
+    x = np.asarray(x, np.float64)
     if sigma_frames <= 0 or len(x) < 2:
         return x
     radius = int(np.ceil(3 * sigma_frames))
@@ -84,3 +86,11 @@ def gaussian_smooth(x: np.ndarray, sigma_frames: float) -> np.ndarray:
     for i, kw in enumerate(k):
         out += kw * xp[i : i + len(x)]
     return out
+
+
+def request_tracks(request: EmotionRequest, n_frames: int, fps: float,
+                   vocabulary: Sequence[str] = EMOTIONS) -> tuple[np.ndarray, np.ndarray]:
+    """Weights ``[T, E]`` and intensity ``[T]`` (in [0, 1]) of a label / mix / timeline request."""
+    weights, intensity = segments_to_tracks(request.segments, request.intensity, request.transition,
+                                            n_frames, fps, vocabulary)
+    return weights, np.clip(intensity, 0.0, 1.0)
