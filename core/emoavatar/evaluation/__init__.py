@@ -8,8 +8,20 @@ Convention shared with metric plugins: the runner decodes the generated video on
 ``sample.cache[("frames", str(sample.video))]`` (uint8 ``[T, H, W, 3]``).
 """
 
-from .manifest import read_manifest, samples_from_args
-from .runner import EvaluationOptions, EvaluationReport, MetricOutcome, SampleResult, evaluate
+_EXPORTS = {
+    "read_manifest": "manifest", "samples_from_args": "manifest", "EvaluationOptions": "runner",
+    "EvaluationReport": "runner", "MetricOutcome": "runner", "SampleResult": "runner", "evaluate": "runner",
+}
+
+
+def __getattr__(name: str):
+    """Lazy exports: the CLI imports ``evaluation.cli`` at start-up without loading numpy."""
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(name)
+
 
 __all__ = [
            "EvaluationOptions",

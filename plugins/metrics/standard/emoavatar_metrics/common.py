@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from emoavatar.errors import FaceNotFoundError, MediaError
+from emoavatar.errors import FaceNotFoundError, MediaError, WeightsNotFoundError
 from emoavatar.interfaces import EvalSample, FaceAnalyzer, RunContext
 from emoavatar.tracking import track_faces
 from emoavatar.types import LEFT_EYE, RIGHT_EYE, Face
@@ -170,3 +170,17 @@ def paired(a: np.ndarray, b: np.ndarray, what: str) -> tuple[np.ndarray, np.ndar
     notes = [f"{what}: generated has {len(a)} frames, reference {len(b)}; compared the first {n}"] \
         if len(a) != len(b) else []
     return a[:n], b[:n], notes
+
+
+def load_weights(model, state: dict, path: Path, what: str, fix: str | None = None):
+    """Load a torch ``state`` into ``model``; a checkpoint of another network is a one-line
+    :class:`WeightsNotFoundError` naming ``what`` was expected, not a wall of key names."""
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as e:  # shape mismatch
+        why = " ".join(str(e).split())[:240]
+        raise WeightsNotFoundError(f"{path} is not {what}: {why}") from None
+    if missing:
+        raise WeightsNotFoundError(f"{path} is not {what}: missing {missing[:3]} ({len(missing)} keys), "
+                                   f"unexpected {list(unexpected)[:3]}", fix=fix)
+    return model

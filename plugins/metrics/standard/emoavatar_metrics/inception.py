@@ -11,6 +11,8 @@ from pathlib import Path
 
 from emoavatar.errors import WeightsNotFoundError
 
+from .common import load_weights
+
 EXPECTED_FILE = "pt_inception-2015-12-05-6726825d.pth"
 
 
@@ -170,12 +172,4 @@ def load_inception(path: str | Path | None, width: float = 1.0, device: str = "c
         raise WeightsNotFoundError(f"FID Inception weights not found: {path}", fix=fix)
     state = torch.load(str(path), map_location="cpu", weights_only=True)
     model = build_inception(width, num_classes=state["fc.weight"].shape[0] if "fc.weight" in state else 1008)
-    try:
-        missing, _ = model.load_state_dict(state, strict=False)
-    except RuntimeError as e:  # shape mismatch
-        why = " ".join(str(e).split())[:240]
-        raise WeightsNotFoundError(f"{path} is not an FID Inception checkpoint: {why}") from None
-    if missing:
-        raise WeightsNotFoundError(f"{path} is not an FID Inception checkpoint: missing {missing[:3]} "
-                                   f"({len(missing)} keys)", fix=fix)
-    return model.to(device).eval()
+    return load_weights(model, state, path, "an FID Inception checkpoint", fix).to(device).eval()

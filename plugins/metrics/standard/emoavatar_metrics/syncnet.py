@@ -92,15 +92,7 @@ def load_syncnet(path: str | Path | None, device: str = "cpu"):
         state = state["state_dict"]
     state = {k.removeprefix("module.").removeprefix("__S__."): v for k, v in state.items()}
     model = build_syncnet()
-    try:
-        missing, unexpected = model.load_state_dict(state, strict=False)
-    except RuntimeError as e:  # shape mismatch
-        why = " ".join(str(e).split())[:240]
-        raise WeightsNotFoundError(f"{path} is not a SyncNet checkpoint: {why}") from None
-    if missing:
-        raise WeightsNotFoundError(f"{path} is not a SyncNet checkpoint: missing {missing[:3]}... "
-                                   f"({len(missing)} keys), unexpected {list(unexpected)[:3]}")
-    return model.to(device).eval()
+    return common.load_weights(model, state, path, "a SyncNet checkpoint").to(device).eval()
 
 
 def face_crops(images: np.ndarray, boxes: np.ndarray, crop_scale: float = 0.4, size: int = 224) -> np.ndarray:
