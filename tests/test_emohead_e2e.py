@@ -6,6 +6,9 @@ trainers then run through their real commands (`emoavatar train emohead-preproce
 | emohead-a2e | nerf`, as examples/train_emohead.sh does) on two of the sentences; the third (the
 kit's 2 s sentence) is held out: hyperplane accuracy and the a2e's mouth correlation are measured
 on it. Finally examples/emohead.yaml runs on the held-out speech with the trained checkpoints.
+
+It spans three distributions (emoavatar-plugin-emohead-a2e, -emohead-hyperplane and -nerf) plus the
+default pipeline's plugins, so it lives with the repository's integration tests.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import yaml
 from emoavatar.cli import main as cli
 from emoavatar.errors import PortError
 
-ROOT = Path(__file__).resolve().parents[4]
+ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 EMOTIONS = ("neutral", "happy", "sad", "surprised")
 TRAIN = ("s1", "s2")  # examples/speech.wav cut at its pause (2.9 s + 4.2 s)
@@ -122,7 +125,7 @@ def test_preprocessed_clips_track_the_rendered_face(trained):
 
 @pytest.mark.slow
 def test_hyperplanes_separate_emotions_on_a_held_out_sentence(trained):
-    from emoavatar_emohead.hyperplane import Hyperplanes
+    from emoavatar_emohead_hyperplane.hyperplane import Hyperplanes
 
     hp = Hyperplanes.load(trained.ckpt / "hyperplanes.npz")
     assert hp.emotions == EMOTIONS
@@ -148,7 +151,7 @@ def test_a2e_lowers_val_loss_and_follows_the_mouth(trained):
     from emoavatar.registry import get_registry
     from emoavatar.types import EmotionState
     from emoavatar_emohead.basis import load_basis, mouth_aspect_ratio
-    from emoavatar_emohead.hyperplane import Hyperplanes
+    from emoavatar_emohead_hyperplane.hyperplane import Hyperplanes
 
     meta = json.loads((trained.ckpt / "a2e.json").read_text())
     history = meta["train"]["history"]

@@ -5,7 +5,8 @@ over five mouth-aspect-ratio groups (equal-width bins between the min and max MA
 moves α along the unit normal of the requested emotion: α̂ = α̃ + τ ŵ_z (eq. 9), and switching
 ŵ between emotions mid-utterance follows an EmotionState timeline (Fig. 4, Appendix B (3)).
 
-Files: ``hyperplanes.npz`` (or ``.safetensors``) holds ``w [E, k]`` and ``b [E]``; the sidecar
+Files (the documented format that ``emohead-a2e`` also reads, without importing this package):
+``hyperplanes.npz`` (or ``.safetensors``) holds ``w [E, k]`` and ``b [E]`` (float32); the sidecar
 ``hyperplanes.json`` holds ``{"emotions": [...], "basis": ..., "k": k, "mar_groups": 5, ...}``.
 """
 
@@ -20,7 +21,25 @@ import numpy as np
 from emoavatar.emotions import EMOTIONS, canonical_emotion
 from emoavatar.errors import ConfigError, WeightsNotFoundError
 
-from .basis import _load_arrays, _save_arrays
+
+def _save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    if path.suffix == ".safetensors":
+        from safetensors.numpy import save_file
+
+        save_file(arrays, str(path))
+    elif path.suffix == ".npz":
+        np.savez(path, **arrays)
+    else:
+        raise ConfigError(f"cannot save hyperplanes as {path.suffix!r}", fix="use a .npz or .safetensors path")
+
+
+def _load_arrays(path: Path) -> dict[str, np.ndarray]:
+    if path.suffix == ".safetensors":
+        from safetensors.numpy import load_file
+
+        return dict(load_file(str(path)))
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """``emoavatar train emohead-hyperplane --data CLIPS_DIR --out hyperplanes.npz``
 
-Fits one LinearSVC per emotion on the α of preprocessed clips (``preprocess.py`` .npz files),
-balanced over five MAR groups (Appendix B). Prints per-emotion training accuracy.
+Fits one LinearSVC per emotion on the α of preprocessed clips (the ``.npz`` files that
+``emoavatar train emohead-preprocess`` writes; read by :mod:`.clips`), balanced over five MAR
+groups (Appendix B). Prints per-emotion training accuracy.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from emoavatar.errors import ConfigError
 
 
 def clip_paths(data: str | Path) -> list[Path]:
-    from .preprocess import is_clip_file
+    from .clips import is_clip_file
 
     data = Path(data)
     paths = [data] if data.is_file() else sorted(p for p in data.rglob("*.npz") if is_clip_file(p))
@@ -39,21 +40,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .clips import load_clip
     from .hyperplane import fit_hyperplanes
-    from .preprocess import load_clip
 
     args = parse_args(sys.argv[1:] if argv is None else argv)
     alphas, labels, mars, basis = [], [], [], ""
     for path in clip_paths(args.data):
-        clip = load_clip(path)
-        if args.identity and str(clip.meta.get("identity")) not in args.identity:
+        arrays, meta = load_clip(path)
+        if args.identity and str(meta.get("identity")) not in args.identity:
             continue
-        if "alpha" not in clip.arrays:
-            raise ConfigError(f"{path} has no alpha: preprocess it with a basis first")
-        alphas.append(clip["alpha"])
-        labels += [clip.meta["emotion"]] * len(clip["alpha"])
-        mars.append(clip["mar"])
-        basis = basis or str(clip.meta.get("basis", ""))
+        if "alpha" not in arrays or "mar" not in arrays or "emotion" not in meta:
+            raise ConfigError(f"{path} lacks alpha, mar or its emotion: preprocess it with a basis first")
+        alphas.append(arrays["alpha"])
+        labels += [meta["emotion"]] * len(arrays["alpha"])
+        mars.append(arrays["mar"])
+        basis = basis or str(meta.get("basis", ""))
     if not alphas:
         raise ConfigError("no clips left after filtering by --identity")
     alpha, mar = np.concatenate(alphas), np.concatenate(mars)

@@ -4,9 +4,9 @@ from emoavatar.emotions import EMOTIONS, parse_emotion
 from emoavatar.errors import WeightsNotFoundError
 from emoavatar.interfaces import RunContext
 from emoavatar.testing.contracts import check_controller
-from emoavatar_emohead.controller import HyperplaneController, request_weights
-from emoavatar_emohead.hyperplane import Hyperplanes, balanced_indices, fit_hyperplanes, mar_groups
-from emoavatar_emohead.spec import HYPERPLANE_SPEC
+from emoavatar_emohead_hyperplane.controller import HyperplaneController, request_weights
+from emoavatar_emohead_hyperplane.hyperplane import Hyperplanes, balanced_indices, fit_hyperplanes, mar_groups
+from emoavatar_emohead_hyperplane.spec import HYPERPLANE_SPEC
 
 EMOS = ("neutral", "happy", "sad", "angry")
 

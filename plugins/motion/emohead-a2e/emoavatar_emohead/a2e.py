@@ -118,12 +118,13 @@ class EmoHeadA2E(MotionGenerator):
                                        fix="train one (`emoavatar train emohead-a2e ...`) and set with: {checkpoint: PATH}")
         self._model, self._meta, self._hyper = load_checkpoint(self.config.checkpoint, self.config.device)
         if self.config.hyperplanes:
-            from .hyperplane import Hyperplanes
+            from .hyperplanes_file import read_normals
 
-            hp = Hyperplanes.load(self.config.hyperplanes)
-            if hp.k != self._model.k:
-                raise ConfigError(f"hyperplanes {self.config.hyperplanes} have k={hp.k}, the checkpoint k={self._model.k}")
-            self._hyper = hp.vocabulary_matrix()
+            normals = read_normals(self.config.hyperplanes)
+            if normals.shape[1] != self._model.k:
+                raise ConfigError(f"hyperplanes {self.config.hyperplanes} have k={normals.shape[1]}, "
+                                  f"the checkpoint k={self._model.k}")
+            self._hyper = normals
 
     def _inputs(self, features: Mapping[str, AudioFeatures], n: int) -> dict[str, np.ndarray]:
         out = {}

@@ -1,4 +1,4 @@
-"""Light specs of the EmoHead motion generator and hyperplane controller (no torch here)."""
+"""Light spec of the EmoHead audio-expression motion generator (no torch here)."""
 
 from __future__ import annotations
 
@@ -20,22 +20,8 @@ class A2EConfig(BaseModel):
     device: str = Field("cpu", description="torch device")
 
 
-class HyperplaneConfig(BaseModel):
-    """Options of ``emohead-hyperplane``."""
-
-    model_config = ConfigDict(extra="forbid")
-    hyperplanes: str | None = Field(None, description="hyperplanes .npz/.safetensors (+ .json) from train_hyperplane")
-    strength: float = Field(1.0, ge=0.0, le=10.0, description="length of the per-frame w_z put in EmotionState.latent")
-
-
 A2E_SPEC = ComponentSpec(
     name="emohead-a2e", kind="motion", factory="emoavatar_emohead.a2e:EmoHeadA2E", config=A2EConfig,
     consumes=("features:*", "emotion"), produces=("motion:exp3dmm10",),
     summary="EmoHead audio-expression module: FusedAttn over HuBERT/emotion/text features -> 3DMM-style α (eq. 1-9)",
-)
-
-HYPERPLANE_SPEC = ComponentSpec(
-    name="emohead-hyperplane", kind="controllers", factory="emoavatar_emohead.controller:HyperplaneController",
-    config=HyperplaneConfig, optional=("features:*",), produces=("emotion",),
-    summary="EmoHead emotion hyperplanes: per-frame emotion + hyperplane normals w_z in EmotionState.latent",
 )

@@ -25,6 +25,18 @@ from emoavatar.emotions import EMOTIONS
 from emoavatar.errors import ConfigError
 
 
+def clip_paths(data: str | Path) -> list[Path]:
+    """The clip ``.npz`` files under ``data`` (or ``data`` itself)."""
+    from .preprocess import is_clip_file
+
+    data = Path(data)
+    paths = [data] if data.is_file() else sorted(p for p in data.rglob("*.npz") if is_clip_file(p))
+    if not paths:
+        raise ConfigError(f"no preprocessed clips (.npz) under {data}",
+                          fix="run `emoavatar train emohead-preprocess --dataset ... --out DIR` first")
+    return paths
+
+
 @dataclass
 class ClipData:
     feats: dict[str, np.ndarray]
@@ -204,8 +216,7 @@ def train(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[
     import torch
 
     from .a2e import build_model, default_arch, load_checkpoint, save_checkpoint
-    from .hyperplane import Hyperplanes
-    from .train_hyperplane import clip_paths
+    from .hyperplanes_file import read_normals
 
     torch.manual_seed(args.seed)
     if args.threads:
@@ -223,10 +234,9 @@ def train(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[
                         window=args.window, k=k, ffn_hidden=list(args.ffn_hidden))
     hyper_np = np.zeros((len(EMOTIONS), k), np.float32)
     if args.hyperplanes:
-        hp = Hyperplanes.load(args.hyperplanes)
-        if hp.k != k:
-            raise ConfigError(f"hyperplanes have k={hp.k} but the clips' alpha has k={k}")
-        hyper_np = hp.vocabulary_matrix()
+        hyper_np = read_normals(args.hyperplanes)
+        if hyper_np.shape[1] != k:
+            raise ConfigError(f"hyperplanes have k={hyper_np.shape[1]} but the clips' alpha has k={k}")
     step = 0
     if args.resume and out.is_file():
         model, meta, hyper_np = load_checkpoint(out, args.device)

@@ -1,16 +1,24 @@
+import json
+
 import numpy as np
 import pytest
 import torch
-from emoavatar.emotions import EMOTIONS, parse_emotion
+from emoavatar.emotions import EMOTIONS
 from emoavatar.errors import ConfigError, PortError, WeightsNotFoundError
 from emoavatar.interfaces import RunContext
 from emoavatar.registry import get_registry
 from emoavatar.testing.contracts import check_motion
 from emoavatar.types import AudioFeatures, EmotionState
 from emoavatar_emohead.a2e import build_model, default_arch, load_checkpoint, save_checkpoint
-from emoavatar_emohead.controller import HyperplaneController
-from emoavatar_emohead.hyperplane import Hyperplanes
-from emoavatar_emohead.spec import A2E_SPEC, HyperplaneConfig
+from emoavatar_emohead.hyperplanes_file import read_normals
+from emoavatar_emohead.spec import A2E_SPEC
+
+
+def write_hyperplanes(path, emotions, w):
+    """A hyperplanes file in the documented format of `emoavatar train emohead-hyperplane`."""
+    np.savez(path, w=np.asarray(w, np.float32), b=np.zeros(len(emotions), np.float32))
+    path.with_suffix(".json").write_text(json.dumps({"emotions": list(emotions), "basis": "", "k": w.shape[1]}))
+    return path
 
 
 def tiny_checkpoint(tmp_path, dims=None, hyper=None):
@@ -65,26 +73,33 @@ def test_chunked_inference_equals_whole(tmp_path, kit_portrait):
 def test_refinement_follows_latent_and_hyperplanes(tmp_path, kit_portrait):
     k = 10
     w = np.random.default_rng(0).standard_normal((3, k)).astype(np.float32)
-    hp = Hyperplanes(("neutral", "happy", "sad"), w, np.zeros(3, np.float32))
-    path, _ = tiny_checkpoint(tmp_path, hyper=hp.vocabulary_matrix())
+    hp_path = write_hyperplanes(tmp_path / "hp.npz", ("neutral", "happy", "sad"), w)
+    normals = read_normals(hp_path)  # [8, k] over the vocabulary, unit rows, zeros elsewhere
+    unit = w / np.linalg.norm(w, axis=1, keepdims=True)
+    assert np.allclose(normals[EMOTIONS.index("happy")], unit[1]) and not normals[EMOTIONS.index("contempt")].any()
+    path, _ = tiny_checkpoint(tmp_path, hyper=normals)
     gen = A2E_SPEC.build({"checkpoint": str(path)})
     n, ctx = 30, RunContext(n_frames=30)
     plain = gen.generate(feats(n), state(n, "contempt"), kit_portrait, ctx)  # no hyperplane: α̂ = α̃
     happy = gen.generate(feats(n), state(n, "happy"), kit_portrait, ctx)
     tau = happy.tracks["tau"][:, None]
     assert plain.meta["w_z"] == "hyperplanes" and happy.meta["w_z"] == "hyperplanes"
-    assert np.allclose(happy.tracks["exp3dmm10"] - plain.tracks["exp3dmm10"], tau * hp.unit[1], atol=1e-5)
-    # the controller's latent takes precedence and switches mid-utterance
-    hp_path = hp.save(tmp_path / "hp.npz")
-    ctrl = HyperplaneController(HyperplaneConfig(hyperplanes=str(hp_path), strength=2.0))
-    es = ctrl.control(parse_emotion([{"at": 0, "emotion": "happy"}, {"at": 0.6, "emotion": "sad"}]), {}, ctx)
-    out = gen.generate(feats(n), es, kit_portrait, ctx)
+    assert np.allclose(happy.tracks["exp3dmm10"] - plain.tracks["exp3dmm10"], tau * unit[1], atol=1e-5)
+    # `hyperplanes:` overrides the checkpoint's normals (a file with happy and sad swapped)
+    swapped = write_hyperplanes(tmp_path / "swapped.npz", ("neutral", "sad", "happy"), w)
+    gen2 = A2E_SPEC.build({"checkpoint": str(path), "hyperplanes": str(swapped)})
+    sad_dir = gen2.generate(feats(n), state(n, "sad"), kit_portrait, ctx)
+    assert np.allclose(sad_dir.tracks["exp3dmm10"], happy.tracks["exp3dmm10"], atol=1e-5)
+    # a controller's per-frame w_z in EmotionState.latent takes precedence and switches mid-utterance
+    latent = np.zeros((n, k), np.float32)
+    latent[:15], latent[15:] = 2 * unit[1], 2 * unit[2]
+    out = gen.generate(feats(n), state(n, "happy", latent=latent), kit_portrait, ctx)
     assert out.meta["w_z"] == "emotion.latent"
     delta = out.tracks["exp3dmm10"] - plain.tracks["exp3dmm10"]
-    assert np.allclose(delta[:10], 2 * tau[:10] * hp.unit[1], atol=1e-5)
-    assert np.allclose(delta[-5:], 2 * tau[-5:] * hp.unit[2], atol=1e-5)
-    hp_scores = hp.decision(out.tracks["exp3dmm10"]) - hp.decision(plain.tracks["exp3dmm10"])
-    assert (hp_scores[:10, 1] > 0).all() and (hp_scores[-5:, 2] > 0).all()
+    assert np.allclose(delta[:15], 2 * tau[:15] * unit[1], atol=1e-5)
+    assert np.allclose(delta[15:], 2 * tau[15:] * unit[2], atol=1e-5)
+    with pytest.raises(WeightsNotFoundError, match="emohead-hyperplane"):
+        read_normals(tmp_path / "missing.npz")
 
 
 def test_errors(tmp_path, kit_portrait):

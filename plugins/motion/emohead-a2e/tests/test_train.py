@@ -6,8 +6,8 @@ import pytest
 from emoavatar.emotions import EMOTIONS
 from emoavatar.interfaces import RunContext
 from emoavatar.types import AudioFeatures, EmotionState
-from emoavatar_emohead import train_a2e, train_hyperplane
-from emoavatar_emohead.hyperplane import Hyperplanes
+from emoavatar_emohead import train_a2e
+from emoavatar_emohead.hyperplanes_file import read_normals
 from emoavatar_emohead.preprocess import load_clip
 from emoavatar_emohead.spec import A2E_SPEC
 from emohead_synth import write_clips
@@ -16,18 +16,22 @@ from emohead_synth import write_clips
 def test_trainers_are_registered():
     eps = {ep.name: ep.value for ep in metadata.entry_points(group="emoavatar.trainers")}
     assert eps["emohead-a2e"] == "emoavatar_emohead.train_a2e:main"
-    assert eps["emohead-hyperplane"] == "emoavatar_emohead.train_hyperplane:main"
+    assert eps["emohead-preprocess"] == "emoavatar_emohead.preprocess:main"
 
 
-def test_train_hyperplane_cli(tmp_path, capsys):
-    write_clips(tmp_path / "clips", sentences=2, t=40)
-    assert train_hyperplane.main(["--data", str(tmp_path / "clips"), "--out", str(tmp_path / "hp.npz")]) == 0
-    hp = Hyperplanes.load(tmp_path / "hp.npz")
-    assert hp.emotions == ("neutral", "happy", "sad") and hp.basis == "landmark-pca"
-    assert "one-vs-rest accuracy" in capsys.readouterr().out
-    # hyperplanes (or a basis) saved inside the data folder are not taken for clips on a re-run
-    assert train_hyperplane.main(["--data", str(tmp_path / "clips"), "--out", str(tmp_path / "clips" / "hp.npz")]) == 0
-    assert train_hyperplane.main(["--data", str(tmp_path / "clips"), "--out", str(tmp_path / "clips" / "hp.npz")]) == 0
+def class_mean_hyperplanes(root, out):
+    """Hyperplanes in the documented file format, w_e = mean α of emotion e − mean α of the others."""
+    alphas, labels = [], []
+    for path in train_a2e.clip_paths(root):
+        clip = load_clip(path)
+        alphas.append(clip["alpha"])
+        labels += [clip.meta["emotion"]] * len(clip["alpha"])
+    alpha, labels = np.concatenate(alphas), np.array(labels)
+    emotions = sorted(set(labels))
+    w = np.stack([alpha[labels == e].mean(0) - alpha[labels != e].mean(0) for e in emotions]).astype(np.float32)
+    np.savez(out, w=w, b=np.zeros(len(emotions), np.float32))
+    out.with_suffix(".json").write_text(json.dumps({"emotions": emotions, "basis": "landmark-pca", "k": w.shape[1]}))
+    return out
 
 
 def test_train_a2e_checkpoint_and_resume(tmp_path, capsys):
@@ -47,9 +51,7 @@ def test_train_a2e_checkpoint_and_resume(tmp_path, capsys):
 
 def test_contrastive_partner_is_other_identity_same_emotion(tmp_path):
     write_clips(tmp_path / "clips", sentences=2, t=20)
-    from emoavatar_emohead.train_hyperplane import clip_paths
-
-    clips, _, _ = train_a2e.load_clips(clip_paths(tmp_path / "clips"), None)
+    clips, _, _ = train_a2e.load_clips(train_a2e.clip_paths(tmp_path / "clips"), None)
     for c, ps in zip(clips, train_a2e.partners(clips, clips)):
         assert ps and all(clips[j].identity != c.identity and clips[j].emotion == c.emotion for j in ps)
         assert all(clips[j].sentence == c.sentence for j in ps)  # same sentence preferred
@@ -62,7 +64,8 @@ def test_end_to_end_training_learns_mouth_motion(tmp_path):
 
     torch.set_num_threads(1)
     write_clips(tmp_path / "clips", identities=("A", "B", "C", "D"), sentences=4, t=50, dim=16)
-    assert train_hyperplane.main(["--data", str(tmp_path / "clips"), "--out", str(tmp_path / "hp.npz")]) == 0
+    normals = read_normals(class_mean_hyperplanes(tmp_path / "clips", tmp_path / "hp.npz"))
+    assert normals[EMOTIONS.index("happy"), 1] > 0.5  # the synthetic happy clips raise α1
     args = train_a2e.parse_args(["--data", str(tmp_path / "clips"), "--out", str(tmp_path / "a2e.safetensors"),
                                  "--hyperplanes", str(tmp_path / "hp.npz"), "--d", "64", "--dh", "64",
                                  "--ffn-hidden", "128", "64", "--iters", "600", "--batch", "16", "--seq", "24",

@@ -1,5 +1,5 @@
-"""Training data for the NeRF: preprocessed clips (``emoavatar_emohead.preprocess``) or videos,
-resized to the training resolution, plus a synthetic talking clip for tests and benchmarks."""
+"""Training data for the NeRF: preprocessed clips (the documented clip format, :mod:`.clips`) or
+videos, resized to the training resolution, plus a synthetic talking clip for tests and benchmarks."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 from emoavatar.errors import ConfigError, MediaError
+
+from .clips import is_clip_file, load_clip, preprocess_videos
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +110,6 @@ def _npz_paths(items: list[str]) -> tuple[list[Path], list[Path]]:
     for item in items:
         p = Path(item).expanduser()
         if p.is_dir():
-            from ..preprocess import is_clip_file
-
             npz += sorted(q for q in p.rglob("*.npz") if is_clip_file(q))
         elif p.suffix == ".npz" and p.is_file():
             npz.append(p)
@@ -117,28 +117,13 @@ def _npz_paths(items: list[str]) -> tuple[list[Path], list[Path]]:
             videos.append(p)
         else:
             raise MediaError(f"nerf data: {p} is not a preprocessed .npz, a folder of them, or a video",
-                             fix="give `data:` a clip .npz (emoavatar_emohead.preprocess), a folder or a video")
+                             fix="give `data:` a preprocessed clip .npz, a folder of them or a video")
     return npz, videos
-
-
-def preprocess_videos(videos: list[Path], out_dir: Path, face: str, basis: str, emotion: str | None,
-                      max_side: int | None) -> list[Path]:
-    """Videos of ONE person -> per-clip .npz via :func:`emoavatar_emohead.preprocess.preprocess_subject`."""
-    from emoavatar.registry import get_registry
-
-    from ..datasets import ClipRecord
-    from ..preprocess import preprocess_subject
-
-    analyzer = get_registry().create("faces", face)
-    records = [ClipRecord(v, None, emotion or "neutral", 0, "subject", v.stem) for v in videos]
-    return preprocess_subject(records, out_dir, analyzer, basis=basis, max_side=max_side, progress=log.info)
 
 
 def load_training_data(items: list[str], height: int, *, work_dir: Path | None = None, face: str = "dlib",
                        basis: str = "landmark-pca", emotion: str | None = None) -> TrainData:
     """Concatenate clips (npz, folders of npz, or videos) of one person at ``height`` pixels."""
-    from ..preprocess import load_clip
-
     npz, videos = _npz_paths(items)
     if videos:
         npz += preprocess_videos(videos, (work_dir or Path(".")) / "preprocessed", face, basis, emotion,
@@ -148,21 +133,21 @@ def load_training_data(items: list[str], height: int, *, work_dir: Path | None =
     parts: dict[str, list] = {"frames": [], "alpha": [], "pose": [], "landmarks": [], "emotions": []}
     fps, basis = 25.0, None
     for path in npz:
-        clip = load_clip(path)
-        if "frames" not in clip.arrays or "alpha" not in clip.arrays:
+        arrays, meta = load_clip(path)
+        if "frames" not in arrays or "alpha" not in arrays:
             raise MediaError(f"nerf data: {path} lacks frames or alpha",
                              fix="preprocess with store_frames=True and apply an expression basis")
-        lm = clip.arrays.get("landmarks")
-        pose = clip.arrays.get("pose")
+        lm = arrays.get("landmarks")
+        pose = arrays.get("pose")
         pose = pose_from_landmarks(lm) if pose is None else pose.astype(np.float32)
-        frames, lm, pose = resize_clip(clip["frames"], lm, pose, height)
+        frames, lm, pose = resize_clip(arrays["frames"], lm, pose, height)
         parts["frames"].append(frames)
-        parts["alpha"].append(clip["alpha"].astype(np.float32))
+        parts["alpha"].append(arrays["alpha"].astype(np.float32))
         parts["pose"].append(pose)
         parts["landmarks"].append(lm)
-        parts["emotions"] += [emotion or clip.meta.get("emotion") or "neutral"] * len(frames)
-        fps = float(clip.meta.get("fps", fps))
-        basis = basis or clip.meta.get("basis")
+        parts["emotions"] += [emotion or meta.get("emotion") or "neutral"] * len(frames)
+        fps = float(meta.get("fps", fps))
+        basis = basis or meta.get("basis")
     sizes = {f.shape[1:3] for f in parts["frames"]}
     if len(sizes) > 1:
         raise ConfigError(f"nerf data: clips have different frame sizes {sorted(sizes)}",

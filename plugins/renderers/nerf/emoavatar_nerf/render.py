@@ -1,12 +1,12 @@
 """Rays, rigid head pose, sampling and volume rendering (eq. 11–12) for the EmoHead NeRF.
 
-Conventions (documented in NERF.md):
+Conventions (documented in README.md):
 
 * Camera space is OpenCV-like: x right, y down, z forward; the camera sits at the origin.
   Intrinsics are resolution-free: focal length ``focal * W`` pixels, principal point at the
   image centre, square pixels. Pixel coordinates follow dlib/landmarks: the centre of pixel
   column ``i`` is at ``x = i``.
-* Head pose ``[6] = (pitch, yaw, roll, tx, ty, scale)`` as in :mod:`emoavatar_emohead.basis`:
+* Head pose ``[6] = (pitch, yaw, roll, tx, ty, scale)`` as in the ``pose`` track of motion space ``exp3dmm10``:
   angles in radians, ``(tx, ty)`` the image position (pixels) of the model-frame origin and
   ``scale`` pixels per model unit (the mean landmark shape has unit RMS radius). Canonical head
   space is that model frame, extended to 3-D (z away from the camera); the NeRF lives in the box

@@ -30,7 +30,7 @@ class NerfRendererConfig(BaseModel):
 NERF_SPEC = ComponentSpec(
     name="nerf",
     kind="renderers",
-    factory="emoavatar_emohead.nerf.renderer:NerfRenderer",
+    factory="emoavatar_nerf.renderer:NerfRenderer",
     config=NerfRendererConfig,
     consumes=("motion:exp3dmm10",),
     produces=("frames",),

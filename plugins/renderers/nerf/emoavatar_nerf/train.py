@@ -33,7 +33,7 @@ from .renderer import pick_device
 
 
 class NerfTrainConfig(BaseModel):
-    """The YAML of `emoavatar train nerf` (see NERF.md for every key)."""
+    """The YAML of `emoavatar train nerf` (see the README of emoavatar-plugin-nerf for every key)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -298,7 +298,7 @@ def load_config(path: str | Path, overrides: dict | None = None) -> NerfTrainCon
     except ValidationError as e:
         first = e.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{path}: {loc}: {first['msg']}", fix="see NERF.md for the training keys") from e
+        raise ConfigError(f"{path}: {loc}: {first['msg']}", fix="see the emoavatar-plugin-nerf README for the keys") from e
 
 
 def train(cfg: NerfTrainConfig, resume: bool = False, data: TrainData | None = None, log=print,
@@ -319,7 +319,7 @@ def train(cfg: NerfTrainConfig, resume: bool = False, data: TrainData | None = N
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="emoavatar train nerf", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("config", help="training YAML (see NERF.md)")
+    p.add_argument("config", help="training YAML (see the README of emoavatar-plugin-nerf)")
     p.add_argument("--resume", action="store_true", help="continue from OUTPUT/train_state.pt")
     p.add_argument("--iterations", type=int, help="override `iterations`")
     p.add_argument("--output", help="override `output`")

@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 import torch
-from emoavatar_emohead.nerf.hashgrid import HashGrid, level_resolutions, spatial_hash
-from emoavatar_emohead.nerf.model import ExpressionNeRF, NerfModelConfig, spherical_harmonics
-from emoavatar_emohead.nerf.render import (
+from emoavatar_nerf.hashgrid import HashGrid, level_resolutions, spatial_hash
+from emoavatar_nerf.model import ExpressionNeRF, NerfModelConfig, spherical_harmonics
+from emoavatar_nerf.render import (
     CameraConfig,
     aabb_intersect,
     camera_to_head,
@@ -182,13 +182,21 @@ def test_pose_round_trip_and_projection():
     assert abs(float((unit[1] - uv[1]).norm()) - 20.0) < 1e-3
 
 
-def test_pose_matches_basis_weak_perspective():
-    from emoavatar_emohead.basis import apply_pose
+def weak_perspective(points: np.ndarray, pose: np.ndarray) -> np.ndarray:
+    """The exp3dmm10 pose convention: ``scale * (Rz(roll) Ry(yaw) Rx(pitch))[:2] @ p + (tx, ty)``."""
+    pitch, yaw, roll, tx, ty, scale = pose
+    cx, sx, cy, sy, cz, sz = np.cos(pitch), np.sin(pitch), np.cos(yaw), np.sin(yaw), np.cos(roll), np.sin(roll)
+    rx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
+    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
+    rz = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
+    return scale * points @ (rz @ ry @ rx)[:2].T + np.array([tx, ty])
 
+
+def test_pose_matches_basis_weak_perspective():
     cam = CameraConfig(focal=50.0)  # nearly orthographic
     pose = np.array([[0.05, 0.2, -0.1, 80.0, 90.0, 15.0]], np.float32)
     pts = np.random.default_rng(0).normal(size=(1, 20, 3)).astype(np.float32)
-    expect = apply_pose(pts, pose)[0]
+    expect = weak_perspective(pts[0].astype(np.float64), pose[0].astype(np.float64))
     rot, centre = pose_to_rigid(torch.from_numpy(pose), cam, 160, 200)
     got = project(head_to_camera(torch.from_numpy(pts[0]), rot, centre), 160, 200, cam)
     assert np.abs(got.numpy() - expect).max() < 0.05 * 15

@@ -10,8 +10,8 @@ import pytest
 import torch
 from emoavatar.errors import WeightsNotFoundError
 from emoavatar.types import Face, Motion, Portrait
-from emoavatar_emohead.nerf.checkpoint import load_bundle, new_bundle, save_bundle
-from emoavatar_emohead.nerf.losses import (
+from emoavatar_nerf.checkpoint import load_bundle, new_bundle, save_bundle
+from emoavatar_nerf.losses import (
     IDENTITY_POINTS,
     ClipEmotionLoss,
     ShapeConsistency,
@@ -20,10 +20,10 @@ from emoavatar_emohead.nerf.losses import (
     photometric_loss,
     refine_active,
 )
-from emoavatar_emohead.nerf.model import NerfModelConfig
-from emoavatar_emohead.nerf.render import CameraConfig, render_image
-from emoavatar_emohead.nerf.renderer import NerfRenderer
-from emoavatar_emohead.nerf.spec import NERF_SPEC, NerfRendererConfig
+from emoavatar_nerf.model import NerfModelConfig
+from emoavatar_nerf.render import CameraConfig, render_image
+from emoavatar_nerf.renderer import NerfRenderer
+from emoavatar_nerf.spec import NERF_SPEC, NerfRendererConfig
 from pydantic import ValidationError
 
 torch.set_num_threads(1)
@@ -119,7 +119,7 @@ def test_missing_checkpoint_names_the_file(tmp_path):
 
 
 def test_spec_is_light_and_strict():
-    code = ("import sys, emoavatar_emohead.nerf.spec as s; "
+    code = ("import sys, emoavatar_nerf.spec as s; "
             "assert 'torch' not in sys.modules, 'spec imported torch'; print(s.NERF_SPEC.consumes)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
@@ -153,6 +153,7 @@ def test_shape_consistency_pulls_to_reference(tmp_path):
 
 
 def test_clip_emotion_loss_with_tiny_random_clip(tmp_path):
+    pytest.importorskip("transformers")  # the optional `clip` extra
     from transformers import CLIPConfig, CLIPModel
 
     torch.manual_seed(0)

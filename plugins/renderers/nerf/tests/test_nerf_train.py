@@ -12,24 +12,23 @@ from emoavatar.errors import ConfigError
 from emoavatar.interfaces import RunContext
 from emoavatar.testing.data import kit_portrait
 from emoavatar.types import Face, Motion, Portrait
-from emoavatar_emohead.nerf.checkpoint import load_bundle
-from emoavatar_emohead.nerf.data import synthetic_clip
-from emoavatar_emohead.nerf.render import psnr
-from emoavatar_emohead.nerf.spec import NERF_SPEC
-from emoavatar_emohead.nerf.train import NerfTrainConfig, load_config, main, train
+from emoavatar_nerf.checkpoint import load_bundle
+from emoavatar_nerf.clips import save_clip
+from emoavatar_nerf.data import synthetic_clip
+from emoavatar_nerf.render import psnr
+from emoavatar_nerf.spec import NERF_SPEC
+from emoavatar_nerf.train import NerfTrainConfig, load_config, main, train
 
 TINY_MODEL = dict(n_levels=4, log2_table_size=10, base_resolution=4, finest_resolution=32, hidden=16,
                   color_hidden=16)
 
 
 def write_clip(path, size=24, n_frames=6):
-    from emoavatar_emohead.preprocess import Clip, save_clip
-
     p = kit_portrait()
     d = synthetic_clip(p.image, p.face.landmarks, n_frames=n_frames, size=size)
     arrays = {"frames": d.frames, "alpha": d.alpha, "pose": d.pose, "landmarks": d.landmarks,
               "face_found": np.ones(n_frames, bool)}
-    return save_clip(path, Clip(arrays, {"fps": 25.0, "size": [size, size], "emotion": "happy"}))
+    return save_clip(path, arrays, {"fps": 25.0, "size": [size, size], "emotion": "happy"})
 
 
 def write_config(tmp_path, **extra):
@@ -118,8 +117,9 @@ def test_tiny_nerf_fits_a_talking_clip(tmp_path):
 
 
 def test_clip_term_joins_in_the_second_half(tmp_path, monkeypatch):
-    from emoavatar_emohead.nerf import train as train_mod
-    from emoavatar_emohead.nerf.losses import ClipEmotionLoss
+    pytest.importorskip("transformers")  # the optional `clip` extra
+    from emoavatar_nerf import train as train_mod
+    from emoavatar_nerf.losses import ClipEmotionLoss
     from transformers import CLIPConfig, CLIPModel
 
     torch.manual_seed(0)
@@ -150,8 +150,14 @@ def test_clip_term_joins_in_the_second_half(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_train_from_a_video_via_preprocess(tmp_path):
-    """video -> dlib landmarks -> landmark-pca α/pose (the package's preprocess) -> NeRF beats the mean frame."""
-    pytest.importorskip("emoavatar_dlib")
+    """video -> dlib landmarks -> landmark-pca α/pose (the `emohead-preprocess` trainer, found through its
+    entry point) -> NeRF beats the mean frame."""
+    from importlib import metadata
+
+    installed = {ep.name for ep in metadata.entry_points().select(group="emoavatar.trainers")}
+    if "emohead-preprocess" not in installed or not {"dlib"} <= {ep.name for ep in metadata.entry_points().select(
+            group="emoavatar.faces")}:
+        pytest.skip("needs emoavatar-plugin-emohead-a2e (emohead-preprocess) and emoavatar-plugin-dlib")
     from emoavatar.media import VideoWriter
 
     p = kit_portrait()
@@ -171,3 +177,13 @@ def test_train_from_a_video_via_preprocess(tmp_path):
     print(f"video clip, held-out PSNR: nerf {m['psnr']:.2f} vs mean-frame {m['baseline_psnr']:.2f}; face box "
           f"{m['psnr_face']:.2f} vs {m['baseline_psnr_face']:.2f}")
     assert m["held_out"] and m["psnr_face"] > m["baseline_psnr_face"] + 1.0
+
+
+def test_videos_without_the_preprocess_trainer_fail_with_the_fix(tmp_path, monkeypatch):
+    from emoavatar.errors import PluginError
+    from emoavatar_nerf import clips
+
+    monkeypatch.setattr(clips, "PREPROCESS_TRAINER", "no-such-trainer")
+    (tmp_path / "talk.mp4").write_bytes(b"")
+    with pytest.raises(PluginError, match="emoavatar-plugin-emohead-a2e"):
+        train(NerfTrainConfig(data=[str(tmp_path / "talk.mp4")], output=str(tmp_path / "run")))
