@@ -75,6 +75,9 @@ def test_pipeline_picker_and_availability():
                          consumes=("motion:landmarks68",), produces=("frames",))
     heavy = {a.name: a for a in forms.availability(Registry(extra=[spec]), "renderers")}["heavy"]
     assert not heavy.ok and "checkpoint" in heavy.reason and "unavailable" in heavy.label
+    nerf = {a.name: a for a in forms.availability(reg, "renderers")}.get("nerf")
+    if nerf is not None:  # installed: usable only once a checkpoint is given
+        assert not nerf.ok and "no weights: set checkpoint" in nerf.reason
 
 
 def _free_port() -> int:
@@ -145,6 +148,10 @@ def test_ui_renders_happy_with_timeline_switch(page, tmp_path):
     emo.press("Enter")
     page.click("#timeline-add")
     page.wait_for_function("document.querySelector('#timeline textarea').value.includes('1.2: surprised')")
+    page.get_by_text("Pipeline", exact=True).click()  # options are form fields generated from the config schema
+    teeth = page.locator("#opt-renderer-teeth input[type=number]")
+    teeth.fill("0.3")
+    teeth.press("Enter")
     page.screenshot(path=str(ARTIFACTS / "1-inputs.png"), full_page=True)
     page.click("#render")
     page.wait_for_selector("#status :text('rendered')", timeout=300_000)
@@ -160,6 +167,7 @@ def test_ui_renders_happy_with_timeline_switch(page, tmp_path):
     run_yaml = page.locator("#run-yaml a").first.get_attribute("href")
     text = page.request.get(run_yaml if run_yaml.startswith("http") else page.url.rstrip("/") + run_yaml).text()
     assert "timeline" in text and "surprised" in text and "at: 1.2" in text
+    assert "teeth: 0.3" in text
 
 
 @pytest.mark.slow

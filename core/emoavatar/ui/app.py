@@ -78,6 +78,13 @@ class UIState:
                 picks[stage] = name if name in usable else (usable[0] if usable else None)
         return picks
 
+    def more_options(self, kind: str, name: str | None) -> str:
+        """The YAML box: the options that have no form field (mappings, lists)."""
+        if not name:
+            return ""
+        keys = tuple(f.key for f in forms.option_fields(self.registry, kind, name))
+        return forms.options_template(self.registry, kind, name, exclude=keys)
+
     # -- handlers --------------------------------------------------------------------
     def preview_face(self, portrait: str | None, face_name: str | None):
         """(annotated image or None, message)."""
@@ -105,7 +112,13 @@ class UIState:
         request = forms.emotion_request(
             values["mode"], label=values["label"], mix=values["mix"], timeline=values["timeline"],
             text=values["text"], au=values["au"], intensity=values["intensity"])
-        data = forms.build_pipeline_data(self.base(values.get("pipeline")), values["picks"], values["options"])
+        fields = {}
+        for stage, given in (values.get("fields") or {}).items():
+            name = values["picks"].get(stage)
+            if name and given:
+                specs = forms.option_fields(self.registry, forms.STAGE_KINDS[stage], name)
+                fields[stage] = forms.field_values(given, specs)
+        data = forms.build_pipeline_data(self.base(values.get("pipeline")), values["picks"], values["options"], fields)
         pipe = Pipeline(parse_config(data), registry=self.registry)
         pipe.validate().raise_first()
         job = self.outdir / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
@@ -125,6 +138,34 @@ class UIState:
         status = (f"rendered {result.n_frames} frames ({result.duration:.2f} s of speech) in "
                   f"{time.perf_counter() - t0:.1f} s")
         return str(result.output), str(result.config_path), (str(metrics) if metrics.exists() else None), status
+
+
+def _option_fields(gr, state: UIState, stage: str, kind: str, pick, store) -> None:
+    """Form fields for the picked component's options, regenerated when the pick changes; each
+    edit records ``{key: value}`` in ``store`` (untouched fields keep the component's default)."""
+
+    @gr.render(inputs=pick)
+    def fields(name):
+        if not name:
+            return
+        with gr.Row():
+            for f in forms.option_fields(state.registry, kind, name):
+                info = f.description[:160] or None
+                eid = f"opt-{stage}-{f.key}"
+                if f.type == "bool":
+                    comp = gr.Checkbox(value=bool(f.default), label=f.key, info=info, elem_id=eid, interactive=True)
+                elif f.type == "choice":
+                    comp = gr.Dropdown(list(f.choices), value=f.default, label=f.key, info=info, elem_id=eid, interactive=True)
+                elif f.type in ("number", "integer") and f.minimum is not None and f.maximum is not None:
+                    step = 1 if f.type == "integer" else (f.maximum - f.minimum) / 100
+                    comp = gr.Slider(f.minimum, f.maximum, value=f.default, step=step,
+                                     label=f.key, info=info, elem_id=eid, interactive=True)
+                elif f.type in ("number", "integer"):
+                    comp = gr.Number(value=f.default, label=f.key, info=info, precision=0 if f.type == "integer" else None,
+                                     elem_id=eid, interactive=True)
+                else:
+                    comp = gr.Textbox(value=f.default or "", label=f.key, info=info, elem_id=eid, interactive=True)
+                comp.change(lambda v, cur, key=f.key: {**(cur or {}), key: v}, [comp, store], store, queue=False)
 
 
 def build_app(state: UIState, *, render_concurrency: int = 1):
@@ -161,18 +202,21 @@ def build_app(state: UIState, *, render_concurrency: int = 1):
             names = list(state.pipelines)
             start = gr.Dropdown(names, value=names[0] if names else None, label="start from", elem_id="pipeline")
             base_picks = state.picks_from(state.base(names[0] if names else None))
-            picks, opts = {}, {}
+            picks, opts, field_state = {}, {}, {}
             for stage, kind in forms.STAGE_KINDS.items():
-                with gr.Row():
-                    if stage == "encoder":
-                        picks[stage] = gr.CheckboxGroup(state.choices(kind), value=base_picks[stage],
-                                                        label="encoders", elem_id="pick-encoder")
-                        tmpl = "\n".join(f"{n}: {{}}" for n in base_picks[stage])
-                    else:
-                        picks[stage] = gr.Dropdown(state.choices(kind), value=base_picks[stage], label=stage,
-                                                   elem_id=f"pick-{stage}")
-                        tmpl = forms.options_template(state.registry, kind, base_picks[stage]) if base_picks[stage] else ""
-                    opts[stage] = gr.Code(tmpl, language="yaml", label=f"{stage} options", elem_id=f"opts-{stage}")
+                if stage == "encoder":
+                    picks[stage] = gr.CheckboxGroup(state.choices(kind), value=base_picks[stage],
+                                                    label="encoders", elem_id="pick-encoder")
+                    opts[stage] = gr.Code("\n".join(f"{n}: {{}}" for n in base_picks[stage]), language="yaml",
+                                          label="encoder options (NAME: {KEY: VALUE})", elem_id="opts-encoder")
+                    continue
+                with gr.Group():
+                    picks[stage] = gr.Dropdown(state.choices(kind), value=base_picks[stage], label=stage,
+                                               elem_id=f"pick-{stage}")
+                    field_state[stage] = gr.State({})
+                    _option_fields(gr, state, stage, kind, picks[stage], field_state[stage])
+                    opts[stage] = gr.Code(state.more_options(kind, base_picks[stage]), language="yaml",
+                                          label=f"more {stage} options (YAML)", elem_id=f"opts-{stage}")
             status_table = "\n".join(f"- `{a.kind}/{a.name}`: {'available' if a.ok else a.reason}"
                                      for kind in forms.STAGE_KINDS.values() for a in state.available[kind])
             gr.Markdown("Installed components:\n" + status_table)
@@ -197,8 +241,8 @@ def build_app(state: UIState, *, render_concurrency: int = 1):
 
         for stage, kind in forms.STAGE_KINDS.items():
             if stage != "encoder":
-                picks[stage].change(lambda n, k=kind: forms.options_template(state.registry, k, n) if n else "",
-                                    picks[stage], opts[stage], queue=False)
+                picks[stage].change(lambda n, k=kind: (state.more_options(k, n), {}), picks[stage],
+                                    [opts[stage], field_state[stage]], queue=False)
 
         def restart(name):
             p = state.picks_from(state.base(name))
@@ -207,7 +251,7 @@ def build_app(state: UIState, *, render_concurrency: int = 1):
         start.change(restart, start, [picks[s] for s in forms.STAGE_KINDS], queue=False)
 
         inputs = {portrait, audio, transcript, mode, label, timeline, text, intensity, start, *mix, *aus,
-                  *picks.values(), *opts.values()}
+                  *picks.values(), *opts.values(), *field_state.values()}
 
         def do_render(v, progress=gr.Progress()):
             values = {
@@ -216,6 +260,7 @@ def build_app(state: UIState, *, render_concurrency: int = 1):
                 "pipeline": v[start], "mix": {e: v[s] for e, s in zip(em, mix)},
                 "au": {a: v[s] for a, s in zip(forms.au_names(), aus)},
                 "picks": {k: v[c] for k, c in picks.items()}, "options": {k: v[c] for k, c in opts.items()},
+                "fields": {k: v[c] for k, c in field_state.items()},
             }
             try:
                 out, run_yaml, metrics_json, line = state.render(values, progress)

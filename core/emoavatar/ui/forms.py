@@ -93,9 +93,14 @@ class Availability:
         return self.name if self.ok else f"{self.name} (unavailable: {self.reason})"
 
 
+#: option names that hold weights, unless a spec names its own in ``extras["weights_options"]``
+WEIGHT_OPTIONS = ("checkpoint", "weights", "model_path")
+
+
 def availability(registry, kind: str) -> list[Availability]:
-    """Every installed component of ``kind``; unavailable ones (broken plugin, or options such as
-    weights that have no usable default) carry the reason."""
+    """Every installed component of ``kind``; unavailable ones carry the reason: a broken plugin,
+    options without a usable default, or a weights option (``extras["weights_options"]``, else
+    one named checkpoint / weights / model_path) left empty by default."""
     from pydantic import ValidationError
 
     out = []
@@ -104,18 +109,26 @@ def availability(registry, kind: str) -> list[Availability]:
             out.append(Availability(e.name, kind, False, f"broken plugin: {e.error}"))
             continue
         try:
-            e.spec.config.model_validate({})
+            defaults = e.spec.config.model_validate({})
         except ValidationError as err:
             needs = sorted({".".join(map(str, x["loc"])) for x in err.errors()})
             out.append(Availability(e.name, kind, False, f"needs {', '.join(needs)} (e.g. weights) set in its options"))
+            continue
+        fields = e.spec.config.model_fields
+        names = tuple(e.spec.extras.get("weights_options", ())) or tuple(n for n in WEIGHT_OPTIONS if n in fields)
+        empty = [n for n in names if getattr(defaults, n, None) in (None, "")]
+        if empty:
+            desc = fields[empty[0]].description if empty[0] in fields else ""
+            out.append(Availability(e.name, kind, False, f"no weights: set {empty[0]} in its options"
+                                    + (f" ({desc})" if desc else "")))
             continue
         out.append(Availability(e.name, kind, True))
     return out
 
 
-def options_template(registry, kind: str, name: str) -> str:
+def options_template(registry, kind: str, name: str, exclude: tuple[str, ...] = ()) -> str:
     """A component's options as commented YAML: defaults filled in (required ones as ``null``),
-    each field's description and bounds as a comment."""
+    each field's description and bounds as a comment; ``exclude``: keys shown as form fields."""
     from pydantic import ValidationError
 
     if not name:
@@ -128,6 +141,8 @@ def options_template(registry, kind: str, name: str) -> str:
         defaults = {}
     lines = []
     for key, prop in schema.get("properties", {}).items():
+        if key in exclude:
+            continue
         desc = prop.get("description") or ""
         bounds = ", ".join(f"{k} {prop[k]}" for k in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum")
                            if k in prop)
@@ -136,6 +151,71 @@ def options_template(registry, kind: str, name: str) -> str:
         dumped = yaml.safe_dump({key: defaults.get(key)}, default_flow_style=True, width=1000).strip()[1:-1]
         lines.append(f"{dumped}" + (f"  # {note}" if note else ""))
     return "\n".join(lines)
+
+
+@dataclass
+class OptionField:
+    """One option of a component's config as a form field: ``type`` is number, integer, bool,
+    choice or text (``None`` allowed when ``nullable``); other types stay in the YAML box."""
+
+    key: str
+    type: str
+    default: Any
+    description: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple = ()
+    nullable: bool = False
+
+
+def option_fields(registry, kind: str, name: str) -> list[OptionField]:
+    """The form fields of a component's options, from its pydantic config's JSON schema."""
+    from pydantic import ValidationError
+
+    spec = registry.spec(kind, name)
+    schema = spec.config.model_json_schema()
+    try:
+        defaults = spec.config.model_validate({}).model_dump(mode="json")
+    except ValidationError:
+        defaults = {}
+    out = []
+    for key, prop in schema.get("properties", {}).items():
+        variants = prop.get("anyOf") or [prop]
+        types = [v.get("type") for v in variants]
+        nullable = "null" in types
+        main = next((v for v in variants if v.get("type") != "null"), {})
+        t, enum = main.get("type"), main.get("enum") or (prop.get("enum"))
+        lo = main.get("minimum", main.get("exclusiveMinimum"))
+        hi = main.get("maximum", main.get("exclusiveMaximum"))
+        if enum:
+            ftype = "choice"
+        elif t in ("number", "integer"):
+            ftype = t
+        elif t == "boolean":
+            ftype = "bool"
+        elif t == "string":
+            ftype = "text"
+        else:
+            continue
+        out.append(OptionField(key, ftype, defaults.get(key), prop.get("description") or "", lo, hi,
+                               tuple(enum or ()), nullable))
+    return out
+
+
+def field_values(fields: dict[str, Any], specs: list[OptionField]) -> dict[str, Any]:
+    """Form values -> options: integers as int, empty text as None where allowed."""
+    by_key = {f.key: f for f in specs}
+    out = {}
+    for key, value in fields.items():
+        f = by_key.get(key)
+        if f is None:
+            continue
+        if f.type == "integer" and value is not None:
+            value = int(round(float(value)))
+        elif f.type == "text" and value == "" and f.nullable:
+            value = None
+        out[key] = value
+    return out
 
 
 def parse_options(text: str, where: str) -> dict[str, Any]:
@@ -156,10 +236,11 @@ def parse_options(text: str, where: str) -> dict[str, Any]:
     return data
 
 
-def build_pipeline_data(base: dict[str, Any] | None, picks: dict[str, Any], options: dict[str, str]) -> dict[str, Any]:
+def build_pipeline_data(base: dict[str, Any] | None, picks: dict[str, Any], options: dict[str, str],
+                        fields: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """A pipeline mapping from a starting pipeline (fps, seed, metrics, output), the components
-    picked per stage (``encoder`` is a list) and their options (YAML text; encoders' options are
-    a mapping ``encoder name -> options``)."""
+    picked per stage (``encoder`` is a list) and their options: YAML text per stage (encoders'
+    options are a mapping ``encoder name -> options``), overridden by form-field values per stage."""
     data = {k: v for k, v in (base or {}).items() if k not in STAGE_KINDS and k != "inputs"}
     for stage in STAGE_KINDS:
         pick = picks.get(stage)
@@ -176,7 +257,9 @@ def build_pipeline_data(base: dict[str, Any] | None, picks: dict[str, Any], opti
         else:
             if not pick:
                 raise ConfigError(f"pick a {stage}")
-            data[stage] = {"use": pick, "with": parse_options(options.get(stage, ""), f"{stage} options")}
+            opts = parse_options(options.get(stage, ""), f"{stage} options")
+            opts.update((fields or {}).get(stage) or {})
+            data[stage] = {"use": pick, "with": opts}
     return data
 
 
