@@ -1,4 +1,4 @@
-"""Pipeline YAML as pydantic models (DESIGN §2.4).
+"""Pipeline YAML as pydantic models (docs/architecture.md, "Pipelines").
 
 ```yaml
 fps: 25
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from .errors import ConfigError
 
@@ -80,6 +80,8 @@ class PipelineConfig(BaseModel):
     output: OutputOptions = Field(default_factory=OutputOptions)
     provenance: dict[str, Any] | None = Field(
         None, description="written by emoavatar beside each output (versions used); ignored when read")
+    #: the YAML's folder (set by load_config): relative PathOption values of components resolve against it
+    _base_dir: Path | None = PrivateAttr(None)
 
     _as_list_encoder = field_validator("encoder", "metrics", mode="before")(classmethod(lambda cls, v: _as_list(v)))
 
@@ -190,4 +192,6 @@ def parse_config(data: dict, overrides: list[tuple[str, Any]] = ()) -> PipelineC
 def load_config(path: str | Path, overrides: list[str] | list[tuple[str, Any]] = ()) -> PipelineConfig:
     """Read, override (``KEY=VALUE`` strings or pairs) and validate a pipeline YAML's structure."""
     pairs = parse_overrides(list(overrides)) if overrides and isinstance(next(iter(overrides)), str) else overrides
-    return parse_config(load_config_data(path), list(pairs))
+    config = parse_config(load_config_data(path), list(pairs))
+    config._base_dir = Path(path).resolve().parent
+    return config

