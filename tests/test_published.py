@@ -142,7 +142,7 @@ def test_a_third_party_metric_declares_direction_unit_and_plotted_series(fake_di
                           for i in range(8)]))
     report = evaluate(samples_from_args(video), ["wobble"])
     table = render_table(report)
-    assert "wobble ↓ [px]" in table and "steady ↑" in table
+    assert "wobble ↓ (px)" in table and "steady ↑" in table
     assert to_dict(report)["better"] == {"wobble": "lower", "steady": "higher"}
     files = sorted(p.name for p in write_plots(report, tmp_path / "plots"))
     assert files == ["clip_wobble.png", "metrics.png"]
@@ -264,11 +264,11 @@ def test_path_options_resolve_against_the_yaml_folder(fake_dists, tmp_path, monk
     assert report.by_path("renderer").options.table == (folder / "luts" / "warm.cube").resolve()
 
 
-def test_validate_reports_missing_input_files(tmp_path, examples):
+def test_validate_reports_missing_input_files(tmp_path):
     import yaml
-    from _support import cli
+    from _support import EXAMPLES, cli
 
-    data = yaml.safe_load((examples / "default.yaml").read_text())
+    data = yaml.safe_load((EXAMPLES / "default.yaml").read_text())
     data["inputs"] = {"portrait": "nowhere.png", "audio": "missing.wav"}
     (tmp_path / "p.yaml").write_text(yaml.safe_dump(data))
     r = cli("validate", str(tmp_path / "p.yaml"))

@@ -4,7 +4,7 @@
 fps: 25
 seed: 0
 inputs: {portrait: portrait.png, audio: speech.wav, emotion: happy}   # paths relative to this file
-face: {use: dlib}
+face: {use: dlib}                               # optional: the installed default analyzer
 encoder: [{use: phonemes}, {use: prosody}]      # one component or a list
 controller: {use: mixture}
 motion: {use: facs-rig}
@@ -71,7 +71,8 @@ class PipelineConfig(BaseModel):
     fps: float = Field(25.0, gt=0, le=120)
     seed: int = 0
     inputs: Inputs = Field(default_factory=Inputs)
-    face: ComponentRef = Field(default_factory=lambda: ComponentRef(use="dlib"))
+    face: ComponentRef | None = Field(
+        None, description="face analyzer; omitted: the installed default (Registry.default('faces'))")
     encoder: list[ComponentRef] = Field(min_length=1)
     controller: ComponentRef
     motion: ComponentRef
@@ -85,9 +86,10 @@ class PipelineConfig(BaseModel):
 
     _as_list_encoder = field_validator("encoder", "metrics", mode="before")(classmethod(lambda cls, v: _as_list(v)))
 
-    def refs(self) -> list[tuple[str, str, ComponentRef]]:
-        """``(yaml path, kind, ref)`` for every component, in pipeline order."""
-        out: list[tuple[str, str, ComponentRef]] = [("face", "faces", self.face)]
+    def refs(self) -> list[tuple[str, str, ComponentRef | None]]:
+        """``(yaml path, kind, ref)`` for every component, in pipeline order; ``ref`` is None for an
+        omitted ``face`` (validation picks the installed default)."""
+        out: list[tuple[str, str, ComponentRef | None]] = [("face", "faces", self.face)]
         out += [(f"encoder[{i}]" if len(self.encoder) > 1 else "encoder", "encoders", r)
                 for i, r in enumerate(self.encoder)]
         out += [("controller", "controllers", self.controller), ("motion", "motion", self.motion),

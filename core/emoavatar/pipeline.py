@@ -21,9 +21,9 @@ from .emotions import parse_emotion
 from .errors import ConfigError, MediaError
 from .hookspecs import get_plugin_manager, postprocess
 from .interfaces import RunContext
+from .ports import StageCaller
 from .registry import Registry, get_registry
 from .spec import API_VERSION
-from .ports import StageCaller
 from .types import Audio, Portrait
 from .validate import ValidationReport, validate_config
 
@@ -175,6 +175,8 @@ class Pipeline:
         for c in self.validate().components:
             ref_path = c.path.replace("[", ".").replace("]", "")
             node: Any = data
+            if data.get(ref_path, 0) is None:  # an omitted face: record the default that was used
+                data[ref_path] = {"use": c.spec.name}
             for part in ref_path.split("."):
                 node = node[int(part)] if part.isdigit() else node[part]
             if not isinstance(node, dict):  # single encoder stored as a list of one
@@ -205,7 +207,7 @@ class Pipeline:
 
         metrics = [c for c in self.validate().components if c.kind == "metrics"]
         options = EvaluationOptions(metric_config={c.spec.name: c.options.model_dump() for c in metrics},
-                                    face=self.config.face.use, fps=result.fps)
+                                    face=self.validate().by_path("face").spec.name, fps=result.fps)
         sample = EvalSample(result.output, portrait=portrait, audio=audio, emotion=request, fps=result.fps)
         report = evaluate([sample], [c.spec.name for c in metrics], options, registry=self.registry)
         write_report(report, result.output.with_name(result.output.stem + ".metrics.json"))

@@ -254,6 +254,9 @@ class CheckedRenderer:
         self.ctx = _stage_ctx(caller.ctx, comp, caller.values)
         self._size: tuple[int, ...] | None = None
 
+    def __getattr__(self, name: str) -> Any:  # anything else is the renderer's own
+        return getattr(self.inner, name)
+
     def prepare(self, portrait: Any, ctx: Any = None) -> None:
         self.inner.prepare(portrait, self.ctx)
 

@@ -25,6 +25,7 @@ import numpy as np
 from .geometry import Box, box_iou, main_face
 from .types import LEFT_EYE, NOSE, RIGHT_EYE, Face
 
+
 class FaceAnalyzer(Protocol):
     """What the tracker needs of a :class:`emoavatar.interfaces.FaceAnalyzer` (not imported here)."""
 

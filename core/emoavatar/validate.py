@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ValidationError
 
-from .config import PipelineConfig, validation_message
+from .config import ComponentRef, PipelineConfig, validation_message
 from .emotions import parse_emotion
 from .errors import ConfigError, EmoAvatarError, MediaError, PluginError, PortError
 from .registry import KIND_NAMES, Registry, get_registry
@@ -52,6 +52,12 @@ class ValidationReport:
 
 def resolve_components(config: PipelineConfig, registry: Registry, report: ValidationReport) -> None:
     for path, kind, ref in config.refs():
+        if ref is None:  # an omitted face: the installed default
+            try:
+                ref = ComponentRef(use=registry.default(kind))
+            except PluginError as e:
+                report.problems.append(PluginError(f"{path}.use: {e.message}", fix=e.fix))
+                continue
         try:
             entry = registry.entry(kind, ref.use)
             spec = registry.spec(kind, ref.use)

@@ -40,7 +40,9 @@ def run(args: argparse.Namespace) -> int:
         for e in entries:
             ports = ""
             if e.kind == "spaces" and e.spec:
-                ports = "tracks " + ", ".join(f"{t.name}{list(t.shape)}" for t in e.spec.tracks)
+                ports = "tracks " + ", ".join(f"{t.name}[{','.join(map(str, t.shape))}]" for t in e.spec.tracks)
+            elif e.kind == "trainers" and e.spec:
+                ports = f"emoavatar train {e.name} -> {e.spec.target}"
             elif e.spec and hasattr(e.spec, "consumes"):
                 ins = ", ".join(list(e.spec.consumes) + [f"{p}?" for p in e.spec.optional])
                 ports = f"{ins or '-'} -> {', '.join(e.spec.produces) or '-'}"

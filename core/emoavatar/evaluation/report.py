@@ -23,9 +23,9 @@ def arrow(col: str, report: EvaluationReport | None = None) -> str:
 
 
 def label(col: str, report: EvaluationReport | None = None) -> str:
-    """``psnr ↑ [dB]``: the column with its direction and unit (from the metric's spec)."""
+    """``psnr ↑ (dB)``: the column with its direction and unit (from the metric's spec)."""
     spec = report.column_spec(col) if report is not None else None
-    unit = f" [{spec.unit}]" if spec is not None and spec.unit else ""
+    unit = f" ({spec.unit})" if spec is not None and spec.unit else ""
     return col + arrow(col, report) + unit
 
 

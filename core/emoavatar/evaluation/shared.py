@@ -24,6 +24,7 @@ from ..interfaces import EvalSample, FaceAnalyzer, RunContext
 from ..tracking import track_faces
 from ..types import Face
 
+
 def _source(sample: EvalSample, which: str) -> Path:
     path = getattr(sample, which)
     if path is None:

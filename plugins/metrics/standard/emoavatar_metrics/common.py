@@ -10,15 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from emoavatar.errors import FaceNotFoundError, MediaError, WeightsNotFoundError
-from emoavatar.interfaces import EvalSample, FaceAnalyzer, RunContext
-from emoavatar.tracking import track_faces
-from emoavatar.types import LEFT_EYE, RIGHT_EYE, Face
+from emoavatar.errors import MediaError, WeightsNotFoundError
 
-AUDIO_RATE = 16000
-
-
-from emoavatar.evaluation.shared import (  # noqa: E402,F401 - the shared cache lives in the core
+# frames, faces, landmarks, fps: the evaluation's shared per-video cache (emoavatar.evaluation.shared),
+# so landmarks tracked once serve every metric, including other distributions'
+from emoavatar.evaluation.shared import (  # noqa: E402,F401 - re-exported for this package's metrics
     REDETECT_EVERY,
     _source,
     face_analyzer,
@@ -28,6 +24,10 @@ from emoavatar.evaluation.shared import (  # noqa: E402,F401 - the shared cache 
     landmarks,
     missing_note,
 )
+from emoavatar.interfaces import EvalSample, RunContext
+from emoavatar.types import LEFT_EYE, RIGHT_EYE, Face
+
+AUDIO_RATE = 16000
 
 
 def portrait_image(sample: EvalSample) -> np.ndarray:
