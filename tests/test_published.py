@@ -299,3 +299,22 @@ def test_interfaces_and_tracking_do_not_import_each_other():
         tree = ast.parse((root / f"{a}.py").read_text())
         imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         assert b not in imported, f"{a}.py imports {b}"
+
+
+def test_controller_contract_checks_following_the_request_only_when_declared():
+    from emoavatar.emotions import EMOTIONS
+    from emoavatar.interfaces import EmotionController
+    from emoavatar.testing.contracts import check_controller
+    from emoavatar.types import EmotionState
+
+    class FromAnnotation(EmotionController):
+        """Emotion from data (always sad), whatever the request."""
+
+        def control(self, request, features, ctx):
+            w = np.zeros((ctx.n_frames, len(EMOTIONS)), np.float32)
+            w[:, EMOTIONS.index("sad")] = 1
+            return EmotionState(w, np.ones(ctx.n_frames))
+
+    assert check_controller(FromAnnotation(), follows_request=False).dominant()[0] == "sad"
+    with pytest.raises(AssertionError, match="follows_request=False"):
+        check_controller(FromAnnotation())

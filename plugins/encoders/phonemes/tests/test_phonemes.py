@@ -121,6 +121,7 @@ def test_forced_alignment_finds_the_words(encoder):
     assert out.meta["method"] == "align"
     words = [w for w, _, _ in out.meta["words"] if not w.startswith("<")]
     assert words == ["hello", "world", "how", "are", "you", "today"]
+    assert [w for w, _, _ in out.ports["words"]] == words  # the `words` port: real words only
     seq = " ".join(p for p, _, _ in out.meta["phones"])
     assert "HH AH L OW" in seq or "HH EH L OW" in seq
     assert "W ER L D" in seq and "T AH D EY" in seq
@@ -191,7 +192,8 @@ def test_config_is_strict():
         PhonemesConfig(dominance={"XX": 1.0})
     with pytest.raises(ValidationError):
         PhonemesConfig(on_alignment_failure="ignore")
-    assert SPEC.produces == ("features:visemes",) and SPEC.kind == "encoders"
+    assert SPEC.produces == ("features:visemes", "words") and SPEC.kind == "encoders"
+    assert SPEC.optional == ("input:transcript",)
 
 
 def test_bad_phone_lm_path_is_a_config_error():
