@@ -1,4 +1,4 @@
-"""The emotion vocabulary and the one parser for emotion requests (DESIGN.md §3).
+"""The emotion vocabulary and the one parser for emotion requests (docs/architecture.md, "Ports").
 
 A request may be:
 

@@ -1,4 +1,4 @@
-"""The data that flows between stages (the ports of DESIGN.md §3).
+"""The data that flows between stages (docs/architecture.md, "Ports").
 
 Everything here is numpy; the core never imports torch. Shapes use T = video frames.
 """
@@ -30,7 +30,7 @@ class Audio:
 
     ``Audio.from_array`` wraps samples already in memory. ``Audio.load`` only probes the
     file; ``.samples`` decodes and resamples it with PyAV on first access, so stages that
-    only need ``duration`` never hold the waveform (DESIGN §2.6).
+    only need ``duration`` never hold the waveform (docs/architecture.md, "Runner").
     """
 
     def __init__(
@@ -103,7 +103,9 @@ class AudioFeatures:
     """Per-frame features ``values [T, D]`` at ``fps``; ``kind`` names the port (``features:KIND``).
 
     ``names`` optionally labels the D columns (e.g. viseme names, ``energy``/``pitch``).
-    ``meta`` carries extras such as recognised phone segments with timings.
+    ``meta`` carries extras such as recognised phone segments with timings. ``ports`` holds the
+    other ports the encoder produces beside ``features:KIND`` (each declared in its spec's
+    ``produces``), e.g. ``{"words": [("hello", 0.12, 0.48), ...]}`` from a forced aligner.
     """
 
     values: np.ndarray
@@ -111,6 +113,7 @@ class AudioFeatures:
     fps: float
     names: tuple[str, ...] | None = None
     meta: dict = field(default_factory=dict)
+    ports: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.values = np.asarray(self.values, dtype=np.float32)
