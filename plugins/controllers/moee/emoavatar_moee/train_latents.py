@@ -59,7 +59,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--resume", action="store_true", help="continue from --out and its optimizer state")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (0 = torch default; the model is small, "
+                   "one thread is fastest)")
     return p.parse_args(argv)
 
 
@@ -222,6 +223,7 @@ def train(args: argparse.Namespace) -> dict:
     slot_of = torch.tensor([slots.index(e) if e in slots else -1 for e in voc])
     experts = [voc.index(e) for e in slots[1:]]
     history: list[float] = []
+    align_history: list[float] = []
     t0 = time.time()
 
     def embed(texts: list[str]) -> torch.Tensor:
@@ -269,10 +271,11 @@ def train(args: argparse.Namespace) -> dict:
         loss.backward()
         opt.step()
         step += 1
-        history.append(float(loss))
+        history.append(float(loss.detach()))
+        align_history.append(float(loss_align.detach()))
         if step % args.log_every == 0 or step == 1:
-            print(f"step {step} loss {float(loss):.4f} (align {float(loss_align):.4f} gate {float(loss_gate):.4f} "
-                  f"au {float(loss_au):.4f}) {time.time() - t0:.1f}s", flush=True)
+            print(f"step {step} loss {history[-1]:.4f} (align {align_history[-1]:.4f} gate {float(loss_gate.detach()):.4f} "
+                  f"au {float(loss_au.detach()):.4f}) {time.time() - t0:.1f}s", flush=True)
         if step % args.save_every == 0 or step == args.steps:
             sep = latent_separation(model, clips, kinds, args.window)
             model.save(out, {"step": step, "loss": float(np.mean(history[-10:])), "separation": sep,
@@ -280,7 +283,9 @@ def train(args: argparse.Namespace) -> dict:
             _save_optim(opt, _optim_path(out), step)
     sep = latent_separation(model, clips, kinds, args.window)
     report = {"step": step, "first_loss": history[0] if history else None,
-              "last_loss": float(np.mean(history[-10:])) if history else None, "separation": sep}
+              "last_loss": float(np.mean(history[-10:])) if history else None,
+              "first_align": align_history[0] if history else None,
+              "last_align": float(np.mean(align_history[-10:])) if history else None, "separation": sep}
     print(json.dumps(report), flush=True)
     return report
 

@@ -39,44 +39,41 @@ def make_clips(folder, per_emotion: int = 4, seed: int = 0) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from emoavatar_moee.train_latents import main, parse_args, train
+    from emoavatar_moee.train_latents import parse_args, train
 
     tmp = tmp_path_factory.mktemp("moee_train")
     centres = make_clips(tmp / "clips")
     out = tmp / "moee.safetensors"
     base = ["--data", str(tmp / "clips"), "--out", str(out), "--batch", "32", "--log-every", "50",
             "--save-every", "1000", "--latent-dim", "32"]
-    assert main([*base, "--steps", "100"]) == 0
-    first = json.loads(out.with_suffix(".json").read_text())
-    report = train(parse_args([*base, "--steps", "160", "--resume"]))
-    return out, centres, first, report
+    fresh = train(parse_args([*base, "--steps", "100"]))
+    saved = json.loads(out.with_suffix(".json").read_text())
+    resumed = train(parse_args([*base, "--steps", "160", "--resume"]))
+    print("fresh", fresh, "resumed", resumed)
+    return out, centres, fresh, saved, resumed
 
 
-def test_loss_falls_and_latents_align(trained):
-    out, _, first, report = trained
-    meta = json.loads(out.with_suffix(".json").read_text())
-    assert first["step"] == 100 and meta["step"] == report["step"] == 160  # resumed, not restarted
-    assert out.with_name("moee.optim.safetensors").is_file()
-    print("first loss", first.get("loss"), "report", report)
-    sep = report["separation"]
-    assert report["last_loss"] < 0.5 * first["loss"] or report["last_loss"] < 1.0, report
+def test_loss_falls_and_latents_of_one_emotion_align(trained):
+    _, _, fresh, _, resumed = trained
+    assert fresh["last_loss"] < 0.5 * fresh["first_loss"], fresh
+    assert fresh["last_align"] < 0.5 * fresh["first_align"], fresh
+    sep = resumed["separation"]  # measured over all clips: label, text and audio latents
     assert sep["same"] < 0.5 * sep["other"], sep
     assert sep["nearest"] >= 0.95, sep
 
 
-def test_fresh_training_lowers_its_loss(tmp_path):
-    from emoavatar_moee.train_latents import parse_args, train
-
-    make_clips(tmp_path / "clips", per_emotion=2, seed=1)
-    report = train(parse_args(["--data", str(tmp_path / "clips"), "--out", str(tmp_path / "m.safetensors"),
-                               "--steps", "60", "--batch", "16", "--log-every", "100", "--latent-dim", "16"]))
-    assert report["last_loss"] < 0.5 * report["first_loss"], report
+def test_resume_continues_from_the_checkpoint(trained):
+    out, _, fresh, saved, resumed = trained
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert saved["step"] == 100 and meta["step"] == resumed["step"] == 160
+    assert out.with_name("moee.optim.safetensors").is_file()
+    assert resumed["first_loss"] < 0.6 * fresh["first_loss"]  # started from the trained state, not afresh
 
 
 def test_checkpoint_drives_from_audio(trained):
     from emoavatar_moee.spec import SPEC
 
-    out, centres, _, _ = trained
+    out, centres = trained[:2]
     c = SPEC.build({"weights": str(out)})
     rng = np.random.default_rng(5)
     for i, want in ((1, "happy"), (2, "sad"), (6, "surprised")):
