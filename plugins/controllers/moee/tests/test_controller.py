@@ -114,3 +114,23 @@ def test_missing_checkpoint_is_a_weights_error(tmp_path):
     c = SPEC.build({"weights": str(tmp_path / "none.safetensors")})
     with pytest.raises(WeightsNotFoundError, match="moee-latents"):
         run(c, "happy")
+
+
+def test_any_from_pretrained_text_encoder_and_the_anchor_cache(tmp_path, monkeypatch):
+    """A tiny random BERT saved as a transformers folder drives eq. T; anchors are cached on disk."""
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    words = sorted({w.strip(".,!?'").lower() for s in ["I can't stop smiling today"] for w in s.split()})
+    (tmp_path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
+    BertTokenizerFast(vocab_file=str(tmp_path / "vocab.txt")).save_pretrained(tmp_path / "bert")
+    BertModel(BertConfig(vocab_size=5 + len(words), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=32)).save_pretrained(tmp_path / "bert")
+    monkeypatch.setenv("EMOAVATAR_CACHE", str(tmp_path / "cache"))
+    c = SPEC.build({"text_model": str(tmp_path / "bert")})
+    st = run(c, {"text": "I can't stop smiling today"}, n=3)
+    assert np.allclose(st.weights.sum(1), 1.0) and c.model.latents.text_keys.shape[1] == 16
+    assert len(list((tmp_path / "cache" / "moee").glob("text-anchors-*.npy"))) == 1
+    from emoavatar.errors import WeightsNotFoundError
+
+    with pytest.raises(WeightsNotFoundError, match="text encoder"):
+        run(SPEC.build({"text_model": str(tmp_path / "missing")}), {"text": "hello"}, n=3)
