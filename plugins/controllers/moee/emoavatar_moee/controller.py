@@ -12,7 +12,9 @@ Per frame t (equations in :mod:`.latents` and :mod:`.gating`):
    vocabulary; in label requests an emotion without an expert (contempt by default) keeps its
    share and the experts gate the rest;
 4. output :class:`EmotionState`: ``weights = g``, ``region_weights = π``, ``regions``, the latent
-   ``z``, the request's intensity and AU targets (as overrides, NaN elsewhere); zero-phase smoothing.
+   ``z``, the request's intensity and AU targets (as overrides, NaN elsewhere); zero-phase smoothing;
+5. with ``emit_aus``, ``au`` instead holds every channel: the gated experts' AU heads (what the
+   experts do on a FACS rig, trained by ``moee-latents``), the request's targets where given.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from emoavatar.timeline import gaussian_smooth, request_tracks
 from emoavatar.types import AudioFeatures, EmotionState
 
 from .audio import fit_rows, pool_features
-from .facs import AU_CHANNELS, REGIONS
+from .facs import AU_CHANNELS, REGIONS, prototype_vector
 from .model import MoEE, MoeeSettings
 from .spec import AUDIO_KINDS, MoeeConfig
 from .text import TextEncoder
@@ -108,6 +110,28 @@ class MoeeController(EmotionController):
                 tracks.append(base)
         return np.stack(tracks, 1)
 
+    def _expert_aus(self, z: torch.Tensor, region_w: np.ndarray, intensity: np.ndarray, au_track: np.ndarray | None,
+                    au_names: tuple[str, ...]) -> tuple[np.ndarray, tuple[str, ...]]:
+        """``emit_aus``: the gated experts' AU heads as AU targets over :data:`AU_CHANNELS`,
+        ``intensity · Σ_r M_r ⊙ Σ_v π_{r,v} a_v(z)`` (``a_v`` = the FACS prototype for an emotion
+        without an expert, 0 for neutral); the request's own AU targets take precedence."""
+        m = self.model
+        voc = m.settings.vocabulary
+        with torch.no_grad():
+            heads = m.experts.expert_aus(z).numpy()  # [T, X, K]
+        table = np.tile(np.array([prototype_vector(e) for e in voc], np.float32), (len(z), 1, 1))  # [T, V, K]
+        table[:, voc.index("neutral")] = 0.0
+        for k, e in enumerate(m.experts.experts):
+            table[:, voc.index(e)] = heads[:, k]
+        masks = np.array([[c in REGIONS[r] for c in AU_CHANNELS] for r in m.settings.regions], np.float64)
+        out = intensity[:, None] * np.einsum("trv,tvk,rk->tk", region_w, table, masks)
+        out = np.clip(out, 0.0, 2.0).astype(np.float32)
+        if au_track is not None:
+            for j, name in enumerate(au_names):
+                given = np.isfinite(au_track[:, j])
+                out[given, AU_CHANNELS.index(name)] = au_track[given, j]
+        return out, AU_CHANNELS
+
     # -- the stage ---------------------------------------------------------------------------
     def control(self, request: EmotionRequest, features: Mapping[str, AudioFeatures], ctx: RunContext) -> EmotionState:
         n = int(ctx.n_frames)
@@ -148,6 +172,8 @@ class MoeeController(EmotionController):
         region_w = _normalise(gaussian_smooth(region_w, sigma))
         intensity = np.clip(gaussian_smooth(intensity, sigma), 0.0, 1.0)
         au_track, au_names = _au_track(request, n)
+        if self.config.emit_aus:
+            au_track, au_names = self._expert_aus(z, region_w, intensity, au_track, au_names)
         return EmotionState(weights.astype(np.float32), intensity.astype(np.float32), au=au_track, au_names=au_names,
                             latent=z.numpy().astype(np.float32), vocabulary=voc, regions=tuple(m.settings.regions),
                             region_weights=region_w.astype(np.float32))

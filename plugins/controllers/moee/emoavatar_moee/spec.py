@@ -29,6 +29,8 @@ class MoeeConfig(BaseModel):
     - ``audio_window``: seconds of audio pooled per frame for the audio latent.
     - ``smoothing``: std (seconds) of the zero-phase smoothing of the output tracks.
     - ``seed``: seed of the deterministic initialisation (the AU embedding's orthonormal basis).
+    - ``emit_aus``: also output the gated experts' AU heads as AU targets for every channel (a FACS
+      rig then follows this controller's experts instead of its own prototypes; untrained they agree).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -45,6 +47,7 @@ class MoeeConfig(BaseModel):
     audio_window: float = Field(1.5, gt=0.0, le=30.0)
     smoothing: float = Field(0.06, ge=0.0, le=5.0)
     seed: int = 0
+    emit_aus: bool = False
 
     @field_validator("experts")
     @classmethod

@@ -134,3 +134,18 @@ def test_any_from_pretrained_text_encoder_and_the_anchor_cache(tmp_path, monkeyp
 
     with pytest.raises(WeightsNotFoundError, match="text encoder"):
         run(SPEC.build({"text_model": str(tmp_path / "missing")}), {"text": "hello"}, n=3)
+
+
+def test_emit_aus_gives_the_gated_experts_au_patterns():
+    from emoavatar_moee.facs import AU_CHANNELS, PROTOTYPES
+
+    c = SPEC.build({"emit_aus": True})
+    st = c.control(parse_emotion({"emotion": "happy", "intensity": 0.5}), {}, ctx(10))
+    assert st.au_names == AU_CHANNELS and np.isfinite(st.au).all()
+    want = np.array([0.5 * PROTOTYPES["happy"].get(a, 0.0) for a in AU_CHANNELS])
+    assert np.allclose(st.au[5], want, atol=1e-3)
+    a = dict(zip(AU_CHANNELS, c.control(parse_emotion({"regions": {"mouth": "happy", "brows": "surprised"}}), {},
+                                        ctx(10)).au[5]))
+    assert a["AU2"] > 0.9 and a["AU12"] > 0.9 and a["AU5"] < 0.1 and a["AU26"] < 0.1
+    a = dict(zip(AU_CHANNELS, c.control(parse_emotion({"emotion": "happy", "au": {"AU12": 0.3}}), {}, ctx(10)).au[5]))
+    assert a["AU12"] == pytest.approx(0.3) and a["AU6"] > 0.7  # the request's target wins on its channel
