@@ -182,7 +182,7 @@ def parse_au_prompt(text: str) -> dict[str, float]:
             if m.group(3) not in AU_STRENGTHS:
                 raise EmotionError(f"unknown AU strength {m.group(3)!r}", fix=f"use one of {', '.join(AU_STRENGTHS)}")
             value = AU_STRENGTHS[m.group(3)]
-        found.append((canonical_au(m.group(1)), value))
+        found.append((canonical_au(m.group(1).upper()), value))
     if not found:
         raise EmotionError(f"AU prompt {text!r} names no action unit", fix="write e.g. 'AU6+AU12, strong'")
     return {name: default if value is None else value for name, value in found}
