@@ -151,10 +151,13 @@ def modality_latents(model, clips: list[Clip], kinds: list[str], window: float) 
     return {"label": label.numpy(), "text": text.numpy(), "audio": audio.numpy()}
 
 
-def latent_separation(model, clips: list[Clip], kinds: list[str], window: float) -> dict[str, float]:
+def latent_separation(model, clips: list[Clip], kinds: list[str], window: float, limit: int = 512) -> dict[str, float]:
     """Cross-control distances: mean ‖z_m(i) − z_m'(j)‖ over pairs of different controls m ≠ m' for
     clips of the same emotion (``same``) and of different emotions (``other``); ``nearest``: the
-    fraction of (clip, control) latents whose nearest other-control latent has the same emotion."""
+    fraction of (clip, control) latents whose nearest other-control latent has the same emotion.
+    Over at most ``limit`` clips (an evenly spaced subset)."""
+    if len(clips) > limit:
+        clips = [clips[i] for i in np.linspace(0, len(clips) - 1, limit).astype(int)]
     lat = modality_latents(model, clips, kinds, window)
     names = list(lat)
     y = np.array([c.emotion for c in clips])
@@ -183,6 +186,8 @@ def train(args: argparse.Namespace) -> dict:
     from .model import MoEE, MoeeSettings
     from .text import TextEncoder
 
+    if args.steps < 1 or args.batch < 2:
+        raise ConfigError(f"--steps must be >= 1 and --batch >= 2 (got {args.steps}, {args.batch})")
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -256,7 +261,7 @@ def train(args: argparse.Namespace) -> dict:
         ok = slot_of[y] >= 0  # emotions with an expert (or neutral) train the gates
         onehot = F.one_hot(slot_of[y].clamp_min(0), len(slots)).float()
         loss_gate = sum(gate_loss(zm[ok], onehot[ok]) for zm in [lat.label_latent(F.one_hot(y, len(voc)).float()),
-                                                                 *z.values()])
+                                                                 *z.values()]) if ok.any() else torch.zeros(())
         pair = torch.stack([torch.randperm(len(experts))[:2] for _ in range(args.batch)])  # compound mixes
         w = torch.rand(args.batch, 1)
         mix_slots = torch.zeros(args.batch, len(slots))
