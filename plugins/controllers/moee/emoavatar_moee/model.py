@@ -7,7 +7,6 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 from emoavatar.emotions import EMOTIONS
 from emoavatar.errors import WeightsNotFoundError
@@ -122,10 +121,3 @@ class MoEE(nn.Module):
         model.load_state_dict(load_file(str(path)), strict=True)
         return model, meta
 
-
-def vocabulary_mix(mixes: list[dict[str, float]], vocabulary: tuple[str, ...]) -> np.ndarray:
-    out = np.zeros((len(mixes), len(vocabulary)), np.float32)
-    for i, m in enumerate(mixes):
-        for k, v in m.items():
-            out[i, vocabulary.index(k)] += v
-    return out
