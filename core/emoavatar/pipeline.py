@@ -226,6 +226,8 @@ def _emotion_for_yaml(request: Any) -> Any:
                             **({"intensity": s.intensity} if s.intensity is not None else {})} for s in request.segments]
     if request.au:
         out["au"] = dict(request.au)
+    if getattr(request, "regions", None):
+        out["regions"] = {r: dict(m) for r, m in request.regions.items()}
     out["intensity"] = request.intensity
     out["transition"] = request.transition
     return out

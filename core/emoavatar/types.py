@@ -156,7 +156,13 @@ class FeatureSet(dict):
 class EmotionState:
     """Per-frame emotion: ``weights [T, E]`` over :data:`EMOTIONS` (rows sum to 1),
     ``intensity [T]`` in [0, 1], optional FACS targets ``au [T, K]`` named by ``au_names``
-    (NaN = not overridden), optional ``latent [T, L]``."""
+    (NaN = not overridden), optional ``latent [T, L]``.
+
+    Optional region gates (MoEE's local gating): ``regions`` names R face regions (the
+    controller documents which AUs each covers; ``moee`` uses ``("brows", "eyes", "mouth")``)
+    and ``region_weights [T, R, E]`` gives each region its own distribution over the
+    vocabulary (each ``[t, r]`` row sums to 1). ``None`` = no regional difference: every
+    region follows ``weights``."""
 
     weights: np.ndarray
     intensity: np.ndarray
@@ -164,6 +170,8 @@ class EmotionState:
     au_names: tuple[str, ...] = ()
     latent: np.ndarray | None = None
     vocabulary: tuple[str, ...] = EMOTIONS
+    regions: tuple[str, ...] = ()
+    region_weights: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.weights = np.asarray(self.weights, dtype=np.float32)
@@ -176,6 +184,15 @@ class EmotionState:
             self.au = np.asarray(self.au, dtype=np.float32)
             if self.au.shape != (self.weights.shape[0], len(self.au_names)):
                 raise ValueError(f"EmotionState.au must be [T, {len(self.au_names)}], got {self.au.shape}")
+        if self.region_weights is not None:
+            self.regions = tuple(self.regions)
+            rw = self.region_weights = np.asarray(self.region_weights, dtype=np.float32)
+            want = (self.weights.shape[0], len(self.regions), len(self.vocabulary))
+            if not self.regions or rw.shape != want:
+                raise ValueError(f"EmotionState.region_weights must be [T, R, E] = {want} (R = len(regions)), "
+                                 f"got {rw.shape}")
+            if not np.isfinite(rw).all() or (rw < 0).any() or not np.allclose(rw.sum(-1), 1.0, atol=1e-3):
+                raise ValueError("EmotionState.region_weights rows must be >= 0 and sum to 1")
 
     def __len__(self) -> int:
         return self.weights.shape[0]
@@ -185,6 +202,12 @@ class EmotionState:
 
     def dominant(self) -> list[str]:
         return [self.vocabulary[i] for i in self.weights.argmax(1)]
+
+    def region(self, name: str) -> np.ndarray:
+        """Weights ``[T, E]`` of face region ``name`` (the global ``weights`` without region gates)."""
+        if self.region_weights is None or name not in self.regions:
+            return self.weights
+        return self.region_weights[:, self.regions.index(name)]
 
 
 @dataclass
