@@ -7,8 +7,8 @@ A clip is one ``.npz`` written by ``emoavatar train emohead-preprocess`` (distri
 ``landmarks`` ``[T, 68, 2]``, ... and ``meta``, a 0-d JSON string (``fps``, ``emotion``, ``basis``,
 ...). A basis or hyperplanes file saved beside the clips has a ``.json`` sidecar and is no clip.
 
-Videos are turned into clips by running that trainer through the ``emoavatar.trainers`` entry
-point (the same as ``emoavatar train emohead-preprocess``); without it installed, the NeRF
+Videos are turned into clips by running that trainer, found in the core's registry of trainers
+(entry-point group ``emoavatar.trainers``; the same as ``emoavatar train emohead-preprocess``); without it installed, the NeRF
 trains from clips only and says so.
 """
 
@@ -51,14 +51,17 @@ def save_clip(path: str | Path, arrays: dict[str, np.ndarray], meta: dict[str, A
 
 
 def _trainer(name: str):
-    from importlib import metadata
+    """The ``main(argv)`` of an installed trainer, found in the core's registry (``emoavatar train NAME``)."""
+    from emoavatar.registry import get_registry
 
-    found = {ep.name: ep for ep in metadata.entry_points().select(group="emoavatar.trainers")}
-    if name not in found:
+    entry = next((e for e in get_registry().list("trainers") if e.name == name), None)
+    if entry is None:
         raise PluginError(f"nerf data: videos must be preprocessed into clips by the `{name}` trainer, "
                           "which is not installed",
                           fix="pip install emoavatar-plugin-emohead-a2e, or give `data:` preprocessed .npz clips")
-    return found[name].load()
+    if not entry.ok:
+        raise PluginError(entry.describe_error(), fix="`emoavatar plugins --doctor` shows details")
+    return entry.spec.load_class()
 
 
 def preprocess_videos(videos: list[Path], out_dir: Path, face: str, basis: str, emotion: str | None,
