@@ -130,7 +130,7 @@ class FacsRigGenerator(MotionGenerator):
         closure = np.maximum(blink, act[:, [CHANNELS.index(c) for c in CLOSURE_AUS]].max(1))
         shape = keep_order(close_eyelids(shape, closure))
         mouth_open = np.clip(shape[:, 66, 1] - shape[:, 62, 1], 0.0, None)
-        teeth, own_mouth = self._mouth_tracks(act, o)
+        teeth, own_mouth = self._mouth_tracks(act, o, fit_rows(emotion.intensity, n) if cfg.retarget else np.zeros(n))
 
         emphasis = self._emphasis(features.get(PROSODY_PORT), n, fps)
         face_size = 2.0 * frame.iod
@@ -152,18 +152,17 @@ class FacsRigGenerator(MotionGenerator):
         )
 
     @staticmethod
-    def _mouth_tracks(act: np.ndarray, own: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _mouth_tracks(act: np.ndarray, own: np.ndarray, intensity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Hints for the renderer's mouth interior, per frame in [0, 1]: ``teeth``, how much upper
         teeth an opened mouth shows (a smile, AU12, or a raised upper lip, AU10, bares them);
         ``own_mouth``, how much of the portrait's own lip gap (and what shows in it) the frame
-        keeps: 0 once retargeting closed the portrait's open mouth, so any opening is new."""
+        keeps: ``1 − intensity`` when the portrait's mouth is open (retargeting replaces it), so a
+        frame driven to another expression paints its whole opening instead of stretching the
+        portrait's teeth."""
         c12, c10 = CHANNELS.index("AU12"), CHANNELS.index("AU10")
         teeth = np.clip(0.7 * act[:, c12] + 0.8 * act[:, c10], 0.0, 1.0)
-        keep = np.ones(len(act))
-        for name in ("AU25", "AU26"):
-            c = CHANNELS.index(name)
-            if own[c] > 1e-3:
-                keep = np.minimum(keep, np.clip(act[:, c] / own[c], 0.0, 1.0))
+        opened = own[CHANNELS.index("AU25")] + own[CHANNELS.index("AU26")] > 1e-3
+        keep = np.clip(1.0 - intensity, 0.0, 1.0) if opened else np.ones(len(act))
         return teeth, keep
 
     @staticmethod

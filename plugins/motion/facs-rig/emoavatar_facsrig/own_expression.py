@@ -126,7 +126,7 @@ def estimate(rest: np.ndarray, fields: dict[str, np.ndarray], image: np.ndarray 
     if lift > 0:  # corners up; a wide mouth backs it (a wide mouth alone may be the person's)
         by_lift = lift / _response(fields, rest, "AU12", "lift")
         by_width = max(width, 0.0) / _response(fields, rest, "AU12", "width")
-        au["AU12"] = float(np.clip(max(by_lift, 0.5 * (by_lift + by_width)), 0.0, 2.5))
+        au["AU12"] = float(np.clip(max(by_lift, 0.5 * (by_lift + by_width)), 0.0, 1.2))
         au["AU6"] = min(0.6 * au["AU12"], 1.0)  # a broad smile raises the cheeks (Duchenne): not measurable here
     elif lift < 0:
         au["AU15"] = float(np.clip(lift / _response(fields, rest, "AU15", "lift"), 0.0, 1.2))

@@ -47,8 +47,8 @@ class FacsRigConfig(BaseModel):
     expression_scale: float = Field(1.6, ge=0.0, le=3.0)
     mouth_scale: float = Field(1.0, ge=0.0, le=3.0)
     retarget: bool = True
-    speech_dominance: float = Field(0.85, ge=0.0, le=1.0)
-    pause_hold: float = Field(0.4, ge=0.0, le=3.0)
+    speech_dominance: float = Field(0.9, ge=0.0, le=1.0)
+    pause_hold: float = Field(1.5, ge=0.0, le=5.0)
     blink_rate_per_min: float = Field(17.0, ge=0.0, le=60.0)
     head_motion: float = Field(1.0, ge=0.0, le=3.0)
     smoothing: float = Field(0.05, ge=0.0, le=2.0)

@@ -170,7 +170,7 @@ def test_viseme_aa_opens_sil_rests(portrait):
 
 
 def test_mouth_closes_in_silence_unless_surprised(portrait):
-    seq = ["aa"] * 10 + ["sil"] * 15
+    seq = ["aa"] * 10 + ["sil"] * 40  # a pause longer than pause_hold
     neutral = run(portrait, {"neutral": 1}, seq)
     assert neutral.tracks["mouth_open"][5] > 0.25  # from the neutral face's closed lips
     assert neutral.tracks["mouth_open"][-1] < 0.02  # a neutral face closes its lips in silence
