@@ -38,6 +38,7 @@ from .idle import blink_track, head_pose, speech_emphasis
 from .mouth import viseme_fields
 from .own_expression import OwnExpression, estimate
 from .prototypes import PROTOTYPES, SPEECH_YIELDING
+from .regions import expert_mixture
 from .smoothing import fit_rows, gaussian_smooth
 from .spec import UNILATERAL_AUS, FacsRigConfig
 
@@ -69,7 +70,8 @@ class FacsRigGenerator(MotionGenerator):
         activations ``own [C]``, overrides, speech yielding, smoothing."""
         w = fit_rows(emotion.weights, n)
         inten = fit_rows(emotion.intensity, n)
-        target = self.config.expression_scale * (w @ self.prototype_matrix(tuple(emotion.vocabulary)))
+        mix = expert_mixture(emotion, w, self.prototype_matrix(tuple(emotion.vocabulary)), CHANNELS)
+        target = self.config.expression_scale * mix
         own = np.zeros(len(CHANNELS)) if own is None else own
         act = own[None] + inten[:, None] * (target - own[None])
         if emotion.au is not None and emotion.au_names:
