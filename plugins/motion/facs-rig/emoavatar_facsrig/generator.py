@@ -8,7 +8,7 @@ Per frame t (all in face units, see :mod:`.face_frame`):
    (:mod:`.prototypes`), where ``o`` is the portrait's own expression estimated from its
    landmarks (:mod:`.own_expression`; ``retarget: false`` sets ``o = 0``, the old additive rig).
    Intensity 0 keeps the portrait's face, ``neutral`` at intensity 1 is a neutral face. AU
-   overrides replace their channels; mouth AUs that open/close the lips (the emotional jaw)
+   overrides (also times ``g``) replace their channels; mouth AUs that open/close the lips (the emotional jaw)
    yield to speech by ``speech_dominance · utterance(t)``, held through short pauses, so the
    visemes always have room; Gaussian smoothing.
 2. shape ``S(t) = rest + Σ_k (a_k(t) − o_k) F_k + mouth_scale Σ_v v_v(t) D_v``
@@ -81,7 +81,7 @@ class FacsRigGenerator(MotionGenerator):
                     warnings.warn(f"facs-rig: no displacement field for {name!r}; override ignored", stacklevel=2)
                     continue
                 given = np.isfinite(au[:, j])
-                act[given, CHANNELS.index(name)] = np.clip(au[given, j], 0.0, 1.0)
+                act[given, CHANNELS.index(name)] = self.config.expression_scale * np.clip(au[given, j], 0.0, 1.0)
         yield_ = 1.0 - self.config.speech_dominance * speaking
         for name in SPEECH_YIELDING:
             act[:, CHANNELS.index(name)] *= yield_

@@ -22,7 +22,7 @@ def rig_au(name: str | int) -> str:
 class FacsRigConfig(BaseModel):
     """Options of ``facs-rig``.
 
-    - ``expression_scale``: gain on the emotion experts' AU targets (AU overrides are absolute).
+    - ``expression_scale``: gain on the emotion experts' AU targets and on AU overrides.
       1.6 by default: the prototypes' amplitudes are a clear, not extreme expression, and at 1.0
       an independent expression classifier read most requests as neutral (issue 11).
     - ``mouth_scale``: gain on the viseme mouth shapes (lip-sync amplitude).
