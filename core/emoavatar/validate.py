@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from .config import PipelineConfig, validation_message
 from .emotions import parse_emotion
 from .errors import ConfigError, EmoAvatarError, PluginError, PortError
+from .inputs import is_input_port
 from .registry import KIND_NAMES, Registry, get_registry
 from .spec import ComponentSpec, port_matches
 
@@ -77,7 +78,7 @@ def check_ports(report: ValidationReport) -> None:
             continue
         offered = _offered(report.components, upstream[comp.kind])
         for want in comp.spec.consumes:
-            if any(port_matches(p, want) for p, _ in offered):
+            if is_input_port(want) or any(port_matches(p, want) for p, _ in offered):
                 continue
             same_prefix = [(p, c) for p, c in offered if p.split(":")[0] == want.split(":")[0]]
             if same_prefix:

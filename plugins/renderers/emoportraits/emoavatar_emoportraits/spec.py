@@ -46,3 +46,31 @@ RENDERER_SPEC = ComponentSpec(
             "frames are the model's square face crop",
     extras={"motion_tracks": MOTION_TRACKS},
 )
+
+
+class EmoPortraitsVideoConfig(BaseModel):
+    """Options of ``emoportraits-video``: the driving clip's per-frame z and pose from the model's own embedders."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    checkpoint: Path | None = Field(None, description="the released stage-1 model file (as for the renderer)")
+    head_pose_checkpoint: Path | None = Field(None, description="head_pose_regressor.pth of the release")
+    architecture: dict = Field(default_factory=dict, description="Stage1Config overrides; empty = the released model")
+    crop_scale: float = Field(1.0, gt=0.3, le=3.0, description="driver crop side = crop_scale x (box width + height)")
+    pose_smoothing: float = Field(0.0, ge=0.0, lt=1.0, description="exponential smoothing of the driver's pose "
+                                  "(0: none; the authors' inference offers a pose momentum)")
+    relative_pose: bool = Field(False, description="drive with the driver's pose change since its first frame applied "
+                                "to the portrait's own pose (keeps the portrait's framing) instead of the absolute pose")
+    batch_size: int = Field(8, ge=1, le=64)
+    device: str = Field("cpu", pattern=r"^(cpu|cuda(:\d+)?)$")
+
+
+VIDEO_SPEC = ComponentSpec(
+    name="emoportraits-video",
+    kind="motion",
+    factory="emoavatar_emoportraits.video:EmoPortraitsVideo",
+    config=EmoPortraitsVideoConfig,
+    consumes=("video:driving",),
+    produces=(MOTION_PORT,),
+    summary="reenactment: a driving video's expression latents and head poses from EMOPortraits' own embedders",
+)

@@ -98,7 +98,7 @@ class ExpressionEmbed(nn.Module):
         th = torch.cat([theta[:, :3].float(), theta.new_tensor([0, 0, 0, 1.0]).expand(b, 1, 4)], dim=1)
         inv = th.inverse()[:, :, [0, 1, 3]][:, [0, 1, 3]]
         zoom = torch.diag(inv.new_tensor([0.5, 0.5, 1.0]))[None]
-        grid = self.identity_grid.repeat_interleave(b, dim=0).bmm(inv.bmm(zoom)[:, :2].transpose(1, 2))
+        grid = self.identity_grid.repeat_interleave(b, dim=0).bmm((inv @ zoom)[:, :2].transpose(1, 2))
         return F.grid_sample(img.float(), grid.view(b, self.grid_size, self.grid_size, 2).float(),
                              align_corners=False)
 
