@@ -57,7 +57,7 @@ def main() -> None:
             zb, sb = z.expand(bs, -1), srt.expand(bs, -1)
             model.drive(src, zb, sb)  # warm-up
             n = max(1, a.frames // bs)
-            out[f"render_s_per_frame_batch{bs}"] = timed(lambda: [model.drive(src, zb, sb) for _ in range(n)],
+            out[f"render_s_per_frame_batch{bs}"] = timed(lambda zb=zb, sb=sb, n=n: [model.drive(src, zb, sb) for _ in range(n)],
                                                          a.device) / (n * bs)
     out["peak_rss_mb"] = round(peak_rss_mb())
     if a.device.startswith("cuda"):
