@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 from emoavatar.errors import ConfigError
-from emoavatar.inputs import DrivingVideo, is_input_port, offered, stage_inputs
-from emoavatar.interfaces import RunContext
+from emoavatar.inputs import DrivingVideo, is_input_port, stage_inputs
 from emoavatar.media import VideoWriter
 
 
@@ -24,21 +23,8 @@ def test_frames_resampled_to_the_pipeline_rate(tmp_path):
     assert levels.tolist() == want.tolist()  # nearest earlier frame, the last repeats past the end
 
 
-def test_only_declaring_stages_receive_inputs(tmp_path):
-    dv = _clip(tmp_path / "d.mp4", n=2)
-
-    class Spec:
-        consumes, optional = ("features:visemes", "video:driving"), ()
-
-    class Plain:
-        consumes, optional = ("features:visemes",), ()
-
-    ctx = RunContext()
-    with offered(ctx, "motion 'x'", Spec, {"video:driving": dv}):
-        assert ctx.extras["inputs"] == {"video:driving": dv}
-    assert "inputs" not in ctx.extras
-    with offered(ctx, "motion 'y'", Plain, {"video:driving": dv}):
-        assert ctx.extras["inputs"] == {}
-    with pytest.raises(ConfigError, match=r"motion 'x' consumes video:driving but the run has none.*--driving"):
-        stage_inputs("motion 'x'", Spec.consumes, (), {})
-    assert is_input_port("video:driving") and not is_input_port("motion:landmarks68")
+def test_a_declared_driving_input_is_required():
+    assert stage_inputs("motion 'x'", ("features:visemes",), ("input:driving",), {}) == {}
+    with pytest.raises(ConfigError, match=r"motion 'x' consumes input:driving but the run has none.*--driving"):
+        stage_inputs("motion 'x'", ("input:driving",), (), {})
+    assert is_input_port("input:driving") and not is_input_port("motion:landmarks68")

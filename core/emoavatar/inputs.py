@@ -1,17 +1,17 @@
 """Run inputs beyond the portrait and the speech, offered to stages as *input ports*.
 
-A stage that needs one declares it like any port (``consumes=("video:driving",)``); the runner hands it
-over in ``ctx.extras["inputs"]`` during that stage's call only, and fails before any weights load when
-the run lacks it. Input ports are not produced by an upstream stage, so ``validate`` leaves them to the
-run (the CLI may supply them: ``emoavatar run --driving clip.mp4``).
+A stage that needs one declares it like any port (``consumes=("input:driving",)``) and reads it from
+``ctx.ports`` (only declaring stages see it, :mod:`emoavatar.ports`); the run fails before any work
+when a declared one is missing. Input ports are not produced by an upstream stage, so ``validate``
+accepts them (they are in ``ports.INPUT_PORTS``) and the run checks them (the CLI may supply them:
+``emoavatar run --driving clip.mp4``).
 
-``video:driving`` (``--driving`` / ``inputs.driving``): a video whose motion drives the portrait
+``input:driving`` (``--driving`` / ``inputs.driving``): a video whose motion drives the portrait
 (reenactment). Its audio becomes the output's audio unless ``--audio`` is given.
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
@@ -21,15 +21,14 @@ import numpy as np
 from .errors import ConfigError
 
 if TYPE_CHECKING:
-    from .interfaces import RunContext
     from .media.video import VideoInfo
 
-#: input port -> (its `inputs.` key, the CLI option that supplies it)
-INPUT_PORTS: dict[str, tuple[str, str]] = {"video:driving": ("driving", "--driving")}
+#: file inputs of a run: input port -> (its `inputs.` key, the CLI option that supplies it)
+RUN_INPUTS: dict[str, tuple[str, str]] = {"input:driving": ("driving", "--driving")}
 
 
 def is_input_port(port: str) -> bool:
-    return port in INPUT_PORTS
+    return port in RUN_INPUTS
 
 
 @dataclass
@@ -82,17 +81,7 @@ def stage_inputs(label: str, ports: tuple[str, ...], optional: tuple[str, ...], 
         if p in available:
             out[p] = available[p]
         elif p in ports:
-            key, flag = INPUT_PORTS[p]
+            key, flag = RUN_INPUTS[p]
             raise ConfigError(f"{label} consumes {p} but the run has none",
                               fix=f"pass {flag} FILE or set inputs.{key}")
     return out
-
-
-@contextmanager
-def offered(ctx: "RunContext", label: str, spec, available: dict):
-    """Put the stage's declared input ports in ``ctx.extras["inputs"]`` for the duration of its call."""
-    ctx.extras["inputs"] = stage_inputs(label, tuple(spec.consumes), tuple(spec.optional), available)
-    try:
-        yield
-    finally:
-        ctx.extras.pop("inputs", None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from emoavatar.spaces import MotionSpace, Track
 from emoavatar.spec import ComponentSpec
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,6 +16,12 @@ MOTION_TRACKS = {
     "head_pose": "[T, 9] scale x/y/z, yaw/pitch/roll (radians), translation x/y/z: theta = S R T of the "
                  "model's head-pose regressor, applied to the canonical volume",
 }
+
+#: the published definition (entry point ``emoavatar.spaces``); Z = 128 for the released model
+EMOPORTRAITS_SPACE = MotionSpace(MOTION_SPACE, (
+    Track(MOTION_SPACE, ("T", "Z"), description=MOTION_TRACKS[MOTION_SPACE]),
+    Track("head_pose", ("T", 9), description=MOTION_TRACKS["head_pose"]),
+), summary="EMOPortraits stage-1 expression latent z and head pose (scale, yaw/pitch/roll, translation)")
 
 
 class EmoPortraitsConfig(BaseModel):
@@ -70,7 +77,7 @@ VIDEO_SPEC = ComponentSpec(
     kind="motion",
     factory="emoavatar_emoportraits.video:EmoPortraitsVideo",
     config=EmoPortraitsVideoConfig,
-    consumes=("video:driving",),
+    consumes=("input:driving",),
     produces=(MOTION_PORT,),
     summary="reenactment: a driving video's expression latents and head poses from EMOPortraits' own embedders",
 )

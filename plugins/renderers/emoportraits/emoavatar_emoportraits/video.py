@@ -26,7 +26,7 @@ class EmoPortraitsVideo(MotionGenerator):
     def generate(self, features: Mapping[str, AudioFeatures], emotion: EmotionState, portrait: Portrait,
                  ctx: RunContext) -> Motion:
         c = self.config
-        driving = ctx.extras["inputs"]["video:driving"]
+        driving = ctx.ports["input:driving"]
         model = get_model(c.checkpoint, c.head_pose_checkpoint, c.architecture, c.device)
         size = model.cfg.image_size
         zs, srts, found = [], [], 0

@@ -65,8 +65,7 @@ def test_video_motion_follows_the_driver(driving_clip, tiny_checkpoint, tiny_arc
                                                       "head_pose_checkpoint": tiny_checkpoint[1],
                                                       "architecture": tiny_architecture})
     dv = DrivingVideo.open(driving_clip)
-    ctx = RunContext(fps=25, n_frames=20, face=face)
-    ctx.extras["inputs"] = {"video:driving": dv}
+    ctx = RunContext(fps=25, n_frames=20, face=face, ports={"input:driving": dv})
     motion = gen.generate({}, None, kit_portrait, ctx)
     z, pose = motion.tracks["emoportraits"], motion.tracks["head_pose"]
     assert z.shape == (20, 32) and pose.shape == (20, 9)
@@ -90,5 +89,5 @@ def test_missing_driving_video_is_a_clear_error(tiny_checkpoint, tiny_architectu
               "--audio", str(ROOT / "examples" / "speech.wav"), *_sets(tiny_checkpoint, tiny_architecture)])
     assert rc != 0
     err = capsys.readouterr().err
-    assert "consumes video:driving but the run has none" in err and "--driving" in err
+    assert "consumes input:driving but the run has none" in err and "--driving" in err
     assert not (tmp_path / "x.mp4").exists()
