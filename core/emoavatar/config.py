@@ -53,6 +53,8 @@ class Inputs(BaseModel):
     audio: Path | None = None
     emotion: Any = None
     transcript: str | None = Field(None, description="what is said (helps aligning encoders such as phonemes)")
+    driving: Path | None = Field(None, description="driving video for video-driven stages (input port input:driving); "
+                                 "its audio is the output's unless audio is given")
 
 
 class OutputOptions(BaseModel):
@@ -170,7 +172,7 @@ def load_config_data(path: str | Path) -> dict:
     base = path.parent
     inputs = data.get("inputs")
     if isinstance(inputs, dict):
-        for k in ("portrait", "audio"):
+        for k in ("portrait", "audio", "driving"):
             if isinstance(inputs.get(k), str) and not Path(inputs[k]).is_absolute():
                 inputs[k] = str((base / inputs[k]).resolve())
     return data

@@ -20,6 +20,7 @@ from .config import PipelineConfig, load_config, parse_config
 from .emotions import parse_emotion
 from .errors import ConfigError, MediaError
 from .hookspecs import get_plugin_manager, postprocess
+from .inputs import stage_inputs
 from .interfaces import RunContext
 from .ports import StageCaller
 from .registry import Registry, get_registry
@@ -81,13 +82,18 @@ class Pipeline:
     # -- running -----------------------------------------------------------------------
     def run(self, output: str | Path, *, portrait: str | Path | None = None, audio: str | Path | None = None,
             emotion: Any = None, transcript: str | None = None, overwrite: bool = False,
-            progress: ProgressFn | None = None) -> RunResult:
+            progress: ProgressFn | None = None, driving: str | Path | None = None) -> RunResult:
         from .media import VideoWriter, read_image
 
         cfg = self.config
         self.validate().raise_first()
         portrait_path = Path(portrait) if portrait else cfg.inputs.portrait
         audio_path = Path(audio) if audio else cfg.inputs.audio
+        available, driving_path = _run_inputs(driving, cfg)
+        for comp in self.validate().components:  # a declared input port the run lacks: fail before any work
+            stage_inputs(comp.label, comp.spec.consumes, comp.spec.optional, available)
+        if driving_path is not None and audio is None and available["input:driving"].info.has_audio:
+            audio_path = driving_path  # the driving clip's audio, unless --audio
         if portrait_path is None:
             raise ConfigError("no portrait given", fix="pass --portrait IMAGE or set inputs.portrait")
         if audio_path is None:
@@ -127,7 +133,7 @@ class Pipeline:
             ctx.extras["transcript"] = transcript
 
         # each stage sees only its declared ports; outputs are checked (ports.py)
-        stages = StageCaller(report, self.registry, ctx, inputs={"input:transcript": transcript or None})
+        stages = StageCaller(report, self.registry, ctx, inputs={"input:transcript": transcript or None, **available})
         stages.encode(audio_obj)  # in dependency order (an aligner's words before a text encoder)
         t = tick("encode", t)
         state = stages.control(self._build("controller"), request)
@@ -152,7 +158,8 @@ class Pipeline:
                     progress("render", done, n)
         tick("render+encode", t)
 
-        config_path = self._write_run_file(output, portrait_path, audio_path, request, ctx.extras.get("transcript"))
+        config_path = self._write_run_file(output, portrait_path, audio_path, request, ctx.extras.get("transcript"),
+                                           driving_path)
         result = RunResult(output, config_path, n, cfg.fps, audio_obj.duration, timings)
         if cfg.metrics:
             result.metrics = self._evaluate(result, portrait_path, audio_path, request)
@@ -169,7 +176,7 @@ class Pipeline:
         }
 
     def resolved(self, portrait: Path | None = None, audio: Path | None = None, emotion: Any = None,
-                 transcript: str | None = None) -> dict:
+                 transcript: str | None = None, driving: Path | None = None) -> dict:
         """The config with every component's options filled in, plus provenance: re-runnable YAML."""
         data = self.config.model_dump(mode="json", by_alias=True, exclude={"provenance"})
         for c in self.validate().components:
@@ -183,17 +190,18 @@ class Pipeline:
                 node = node[0]
             node["with"] = c.options.model_dump(mode="json")
         given = {"portrait": str(portrait) if portrait else None, "audio": str(audio) if audio else None,
-                 "emotion": emotion, "transcript": transcript}
+                 "emotion": emotion, "transcript": transcript, "driving": str(driving) if driving else None}
         data["inputs"].update({k: v for k, v in given.items() if v is not None})
         data["provenance"] = self.provenance()
         return data
 
     def _write_run_file(self, output: Path, portrait: Path, audio: Path, request: Any,
-                        transcript: str | None = None) -> Path:
+                        transcript: str | None = None, driving: Path | None = None) -> Path:
         path = run_file_path(output)
         emotion = self.config.inputs.emotion if request is None else _emotion_for_yaml(request)
         text = "# resolved by emoavatar: re-run with `emoavatar run " + path.name + " -o NEW.mp4`\n"
-        text += yaml.safe_dump(self.resolved(portrait, audio, emotion, transcript), sort_keys=False, allow_unicode=True)
+        text += yaml.safe_dump(self.resolved(portrait, audio, emotion, transcript, driving), sort_keys=False,
+                               allow_unicode=True)
         tmp = path.with_name(path.name + ".partial")
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
@@ -212,6 +220,16 @@ class Pipeline:
         report = evaluate([sample], [c.spec.name for c in metrics], options, registry=self.registry)
         write_report(report, result.output.with_name(result.output.stem + ".metrics.json"))
         return report
+
+
+def _run_inputs(driving: str | Path | None, cfg: PipelineConfig) -> tuple[dict, Path | None]:
+    """The run's input ports (``input:driving``) from ``--driving`` or ``inputs.driving``."""
+    path = Path(driving) if driving else cfg.inputs.driving
+    if path is None:
+        return {}, None
+    from .inputs import DrivingVideo
+
+    return {"input:driving": DrivingVideo.open(path)}, path
 
 
 def _emotion_for_yaml(request: Any) -> Any:
