@@ -35,7 +35,7 @@ def kit_clips(tmp_path_factory):
     from emoavatar_diffusion.face import head_crop
     from emoavatar_diffusion.motion import EXPERTS
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     work = tmp_path_factory.mktemp("moee_clips")
     portrait = kit_portrait()
     lm = np.asarray(portrait.face.landmarks, np.float64)

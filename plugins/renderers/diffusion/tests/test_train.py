@@ -11,7 +11,7 @@ import yaml
 from emoavatar.cli import main as cli
 
 STAGE1 = {"size": "tiny", "vae": "tiny", "vae_steps": 300, "iterations": 300, "lr": 5e-4, "clip_frames": 4,
-          "motion_frames": 2, "holdout": 6, "eval_steps": 10, "checkpoint_every": 0, "log_every": 100, "threads": 2}
+          "motion_frames": 2, "holdout": 6, "eval_steps": 10, "checkpoint_every": 0, "log_every": 100, "threads": 1}
 
 
 def _write(path, cfg: dict):
