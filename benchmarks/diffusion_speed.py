@@ -44,13 +44,14 @@ def main() -> None:
     vae.to(dev, dtype)
     ls = res // (2 ** (len(vae.config.block_out_channels) - 1))
 
+    kw = {"device": dev, "dtype": dtype}
+
     def cond() -> ClipCondition:
-        z = torch.zeros
         return ClipCondition(
-            audio=torch.randn(frames, cfg.audio_window, cfg.audio_blocks, cfg.audio_channels, device=dev, dtype=dtype),
-            gates=torch.full((frames, len(EXPERTS)), 1 / 6, device=dev, dtype=dtype), intensity=torch.ones(frames, device=dev, dtype=dtype),
-            region=None, masks={"full": torch.ones(frames, ls, ls, device=dev, dtype=dtype)},
-            face_mask=z(1, 3, ls * 8, ls * 8, device=dev, dtype=dtype), identity=z(1, cfg.face_embedding_dim, device=dev, dtype=dtype))
+            audio=torch.randn(frames, cfg.audio_window, cfg.audio_blocks, cfg.audio_channels, **kw),
+            gates=torch.full((frames, len(EXPERTS)), 1 / 6, **kw), intensity=torch.ones(frames, **kw),
+            region=None, masks={"full": torch.ones(frames, ls, ls, **kw)},
+            face_mask=torch.zeros(1, 3, ls * 8, ls * 8, **kw), identity=torch.zeros(1, cfg.face_embedding_dim, **kw))
 
     ref = torch.zeros(1, 3, res, res, device=dev, dtype=dtype)
     gen = torch.Generator(device=dev).manual_seed(0)
@@ -66,7 +67,8 @@ def main() -> None:
         dt = time.perf_counter() - t0
     n = sum(p.numel() for p in net.parameters())
     print(json.dumps({"size": args.size, "device": str(dev), "dtype": str(dtype), "resolution": res, "clip_frames": frames,
-                      "ddim_steps": steps, "params_M": round(n / 1e6, 1), "seconds_per_frame": round(dt / (args.clips * frames), 4),
+                      "ddim_steps": steps, "params_M": round(n / 1e6, 1),
+                      "seconds_per_frame": round(dt / (args.clips * frames), 4),
                       "peak_gpu_GiB": round(torch.cuda.max_memory_allocated() / 2**30, 2) if dev.type == "cuda" else None}))
 
 

@@ -179,11 +179,13 @@ class _AudioBlock(nn.Module):
         self.norm1, self.attn1 = nn.LayerNorm(dim), _attn(dim, heads)
         self.norm2 = nn.LayerNorm(dim)
         self.attn2_0, self.attn2_1, self.attn2_2 = (_attn(dim, heads, audio_dim) for _ in range(3))
-        self.zero_conv_full, self.zero_conv_face, self.zero_conv_lip = (zero_module(nn.Conv2d(dim, dim, 1)) for _ in range(3))
+        zc = [zero_module(nn.Conv2d(dim, dim, 1)) for _ in range(3)]
+        self.zero_conv_full, self.zero_conv_face, self.zero_conv_lip = zc
         self.ff, self.norm3 = FeedForward(dim, activation_fn="geglu"), nn.LayerNorm(dim)
         self.moee = ExpertAttention(dim, heads, audio_dim, n_experts) if n_experts else None
 
-    def forward(self, h: torch.Tensor, audio: torch.Tensor, masks: dict, size: tuple[int, int], moee: dict | None) -> torch.Tensor:
+    def forward(self, h: torch.Tensor, audio: torch.Tensor, masks: dict, size: tuple[int, int],
+                moee: dict | None) -> torch.Tensor:
         n = self.norm1(h)
         h = self.attn1(n) + h
         n = self.norm2(h)

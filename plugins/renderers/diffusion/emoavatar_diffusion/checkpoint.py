@@ -56,7 +56,6 @@ def read_meta(directory: str | Path) -> dict:
 
 def load_checkpoint(directory: str | Path) -> tuple[Net, object, dict]:
     """Net (strict, experts included) + VAE + meta from a trained folder."""
-    from diffusers import AutoencoderKL
 
     d = Path(directory)
     meta = read_meta(d)

@@ -7,8 +7,10 @@
   the stage-1 folder).
 
 Loss: v-prediction MSE at a uniform random timestep of the backbone's scheduler (zero-SNR DDIM).
-Each step takes ``clip_frames`` consecutive frames, the reference frame (frame 0) and the
-``motion_frames`` frames before the window. The last ``holdout`` frames of every clip are never
+Each step takes ``clip_frames`` consecutive frames, the clip's reference image and the
+``motion_frames`` frames before the window; with probability ``motion_dropout`` the motion frames are
+the reference repeated instead (what the first clip of a video sees at inference), so the expression
+must come from the conditions rather than be copied from the previous frames. The last ``holdout`` frames of every clip are never
 trained on; at the end they are generated (DDIM, ``eval_steps``) from the frames before them and
 ``metrics.json`` states their PSNR beside a mean-frame and a noise baseline.
 Writes ``OUTPUT/net.safetensors``, ``vae/``, ``moee.json`` and ``train_state.pt`` (resume).
@@ -30,11 +32,11 @@ from emoavatar.errors import ConfigError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .backbone import BackboneConfig, Net, is_expert_key, load_hallo
-from .checkpoint import (TRAIN_STATE, load_checkpoint, load_train_state, load_vae, save_checkpoint, save_train_state)
+from .checkpoint import TRAIN_STATE, load_checkpoint, load_train_state, load_vae, save_checkpoint, save_train_state
 from .data import Clip, load_clips
 from .face import box_mask
 from .motion import audio_windows
-from .sampling import ClipCondition, decode, encode, make_scheduler, sample_clip, tiny_vae, to_tensor, unet_inputs
+from .sampling import ClipCondition, encode, make_scheduler, sample_clip, tiny_vae, to_tensor, unet_inputs
 
 
 class TrainConfig(BaseModel):
@@ -52,6 +54,7 @@ class TrainConfig(BaseModel):
     lr: float = Field(1e-5, gt=0)
     clip_frames: int = Field(4, ge=1)
     motion_frames: int = Field(2, ge=0)
+    motion_dropout: float = Field(0.5, ge=0, le=1, description="chance that the motion frames are the reference")
     holdout: int = Field(4, ge=0, description="last frames of each clip never trained on (evaluated)")
     eval_steps: int = Field(20, ge=1)
     checkpoint_every: int = Field(500, ge=0)
@@ -99,17 +102,21 @@ def clip_condition(net: Net, clip: Clip, idx: np.ndarray, latent_size: int, expe
                          identity=torch.zeros(1, bc.face_embedding_dim))
 
 
-def _window(clip: Clip, start: int, frames: int, motion: int) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
+def _window(clip: Clip, start: int, frames: int, motion: int, use_reference: bool = False):
+    """Frame indices, the reference image [1,3,H,W] and the motion frames [m,3,H,W] for a window."""
     idx = np.arange(start, start + frames)
-    imgs = to_tensor(clip.frames)
-    mot = [max(start - motion + i, 0) for i in range(max(motion, 1))]
-    return idx, imgs[:1], imgs[mot]
+    ref = to_tensor(clip.ref_image[None])
+    m = max(motion, 1)
+    if use_reference:
+        return idx, ref, ref.repeat(m, 1, 1, 1)
+    mot = [max(start - motion + i, 0) for i in range(m)]
+    return idx, ref, to_tensor(clip.frames[mot])
 
 
 def fit_tiny_vae(clips: list[Clip], steps: int, lr: float = 2e-3, log=print):
     """Test config only: no pretrained VAE exists at that size, so fit one on the training frames."""
     vae = tiny_vae()
-    x = torch.cat([to_tensor(c.frames[: len(c.frames) - 0]) for c in clips])
+    x = torch.cat([to_tensor(np.concatenate([c.frames, c.ref_image[None]])) for c in clips])
     opt = torch.optim.Adam(vae.parameters(), lr=lr)
     for s in range(steps):
         b = x[torch.randint(0, len(x), (8,))]
@@ -177,7 +184,7 @@ def train(cfg: TrainConfig, stage: int, resume: bool = False, log=print) -> dict
         if usable < 1:
             raise ConfigError(f"clip {clip.name} is too short for clip_frames + holdout", fix="use longer clips")
         start = int(rng.integers(1, usable + 1))
-        idx, ref, mot = _window(clip, start, cfg.clip_frames, cfg.motion_frames)
+        idx, ref, mot = _window(clip, start, cfg.clip_frames, cfg.motion_frames, rng.random() < cfg.motion_dropout)
         with torch.no_grad():
             x0 = encode(vae, to_tensor(clip.frames[idx]), scale)
             ref_lat = encode(vae, torch.cat([ref, mot]), scale)
@@ -219,10 +226,11 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 @torch.no_grad()
 def evaluate_holdout(net: Net, vae, clips: list[Clip], cfg: TrainConfig, experts: bool) -> dict:
-    """PSNR of generated held-out frames vs. the mean training frame and uniform noise."""
+    """PSNR of generated held-out frames vs. the mean training frame, uniform noise and (stronger) a copy of
+    the last frame before the held-out window (which the model also sees, as its motion frames)."""
     net.eval()
     gen = torch.Generator().manual_seed(cfg.seed)
-    ours, mean_b, noise_b = [], [], []
+    ours, mean_b, noise_b, last_b = [], [], [], []
     rng = np.random.default_rng(cfg.seed)
     for clip in clips:
         n = len(clip.frames)
@@ -236,9 +244,10 @@ def evaluate_holdout(net: Net, vae, clips: list[Clip], cfg: TrainConfig, experts
         ours.append(psnr(fake, real))
         mean_b.append(psnr(np.broadcast_to(mean, real.shape), real))
         noise_b.append(psnr(rng.integers(0, 256, real.shape), real))
+        last_b.append(psnr(np.broadcast_to(clip.frames[start - 1], real.shape), real))
     net.train()
     return {"holdout_psnr": float(np.mean(ours)), "mean_frame_psnr": float(np.mean(mean_b)),
-            "noise_psnr": float(np.mean(noise_b))}
+            "noise_psnr": float(np.mean(noise_b)), "last_frame_psnr": float(np.mean(last_b))}
 
 
 def _main(argv: list[str] | None, stage: int) -> int:

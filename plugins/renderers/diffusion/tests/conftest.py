@@ -20,7 +20,7 @@ def _require(*modules: str) -> None:
 @pytest.fixture(scope="session")
 def kit_clips(tmp_path_factory):
     """``{emotion: clip.npz}``: 2 s of the kit speech rendered by examples/default.yaml with each emotion;
-    audio features = the prosody encoder's per-frame columns."""
+    audio features = the prosody encoder's per-frame columns; reference = the (neutral) kit portrait."""
     _require("emoavatar_dlib", "emoavatar_phonemes", "emoavatar_prosody", "emoavatar_mixture", "emoavatar_facsrig",
              "emoavatar_warp2d")
     import cv2
@@ -44,6 +44,7 @@ def kit_clips(tmp_path_factory):
     ctx = RunContext(fps=25.0, n_frames=audio.n_frames(25.0))
     prosody = Registry().create("encoders", "prosody", {}).encode(audio, ctx).values
     default = Pipeline.from_yaml(ROOT / "examples" / "default.yaml")
+    neutral = cv2.resize(portrait.image[y0:y0 + side, x0:x0 + side], (RES, RES), interpolation=cv2.INTER_AREA)
     out = {}
     for emo in EMOTIONS:
         video = work / f"{emo}.mp4"
@@ -54,5 +55,6 @@ def kit_clips(tmp_path_factory):
         n = min(len(crops), len(prosody))
         gates = np.zeros((n, 6), np.float32)
         gates[:, EXPERTS.index(emo)] = 1.0
-        out[emo] = save_clip(work / f"{emo}.npz", crops[:n], prosody[:n], (lm - [x0, y0]) / side, gates)
+        out[emo] = save_clip(work / f"{emo}.npz", crops[:n], prosody[:n], (lm - [x0, y0]) / side, gates,
+                             reference=neutral)
     return out

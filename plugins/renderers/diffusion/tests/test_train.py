@@ -98,8 +98,8 @@ def test_stage2_trains_only_experts_and_moves_expression_toward_request(stage1, 
         cond = clip_condition(net, clip, idx, 16, experts=True)
         cond.gates = torch.zeros(k, 6)
         cond.gates[:, EXPERTS.index(emo)] = 1.0
-        ref = to_tensor(clip.frames[:1])
-        # motion frames from a neutral-ish start: the reference repeated, so the request alone decides
+        ref = to_tensor(clip.ref_image[None])  # the neutral portrait
+        # motion frames = the reference repeated (a video's first clip), so the request alone decides
         out = sample_clip(net, vae, cond, ref, ref.repeat(2, 1, 1, 1), 10, torch.Generator().manual_seed(0),
                           net.config.vae_scale)
         frames = ((out.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
