@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import torch
-from emoavatar.errors import FaceNotFoundError, PortError
+from emoavatar.errors import FaceNotFoundError, PortError, WeightsNotFoundError
 from emoavatar.interfaces import Renderer, RunContext
 from emoavatar.types import Motion, Portrait
 
@@ -37,10 +37,15 @@ class MoEEDiffusionRenderer(Renderer):
             cfg = self.config
             if cfg.checkpoint:
                 net, vae, meta = load_checkpoint(cfg.checkpoint)
+            elif cfg.size == "tiny":
+                raise WeightsNotFoundError("moee-diffusion size: tiny has no published weights",
+                                           fix="set `checkpoint:` to a folder written by `emoavatar train moee-stage1/2`")
             else:
                 net, vae, meta = load_published(cfg.backbone, cfg.vae, cfg.local_files_only)
-            net.eval().requires_grad_(False)
-            vae.eval().requires_grad_(False)
+            self._device = pick_device(cfg.device)
+            self._dtype = torch.float16 if self._device.type == "cuda" else torch.float32
+            net.eval().requires_grad_(False).to(self._device, self._dtype)
+            vae.eval().requires_grad_(False).to(self._device, self._dtype)
             self._loaded = (net, vae, meta)
         return self._loaded
 
@@ -103,7 +108,9 @@ class MoEEDiffusionRenderer(Renderer):
                                            for k, v in clip.tracks.items()}, clip.fps, clip.meta)
             m = max(cfg.motion_frames, 1)
             prev = self._ref.repeat(m, 1, 1, 1) if self._prev is None else self._prev[-m:]
-            frames = sample_clip(net, vae, self.condition(clip), self._ref, prev, cfg.steps, self._gen, scale)[:n]
+            dev = {"device": self._device, "dtype": self._dtype}
+            frames = sample_clip(net, vae, self.condition(clip), self._ref.to(**dev), prev.to(**dev), cfg.steps, self._gen,
+                                 scale)[:n]
             self._prev = frames
             out.append(self._paste(to_uint8(frames)))
         return np.concatenate(out)

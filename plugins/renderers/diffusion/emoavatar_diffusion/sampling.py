@@ -63,6 +63,14 @@ class ClipCondition:
     def frames(self) -> int:
         return int(self.audio.shape[0])
 
+    def to(self, device: torch.device, dtype: torch.dtype = torch.float32) -> "ClipCondition":
+        def mv(x):
+            return None if x is None else x.to(device=device, dtype=dtype)
+
+        return ClipCondition(mv(self.audio), mv(self.gates), mv(self.intensity), mv(self.region),
+                             {k: mv(v) for k, v in self.masks.items()}, mv(self.face_mask), mv(self.identity),
+                             mv(self.latent))
+
 
 def unet_inputs(net: Net, c: ClipCondition, ref_latents: torch.Tensor, experts: bool = True) -> dict:
     """Run the projections and the ReferenceNet (reference + motion frames) once per clip."""
@@ -72,7 +80,7 @@ def unet_inputs(net: Net, c: ClipCondition, ref_latents: torch.Tensor, experts: 
     bank = net.bank
     bank.clear()
     bank["_on"] = True
-    net.reference_unet(ref_latents, torch.zeros(ref_latents.shape[0], device=ref_latents.device),
+    net.reference_unet(ref_latents, torch.zeros(ref_latents.shape[0], device=ref_latents.device, dtype=ref_latents.dtype),
                        encoder_hidden_states=ident[:1].repeat(ref_latents.shape[0], 1, 1))
     bank["_on"] = False
     reference, motion = {}, {}
@@ -92,7 +100,7 @@ def unet_inputs(net: Net, c: ClipCondition, ref_latents: torch.Tensor, experts: 
     if experts:
         parts = [c.gates, c.intensity[:, None]]
         if net.config.latent_dim:
-            lat = c.latent if c.latent is not None else torch.zeros(f, net.config.latent_dim)
+            lat = c.latent if c.latent is not None else c.gates.new_zeros(f, net.config.latent_dim)
             parts.append(lat)
         token = net.moee_emotion(torch.cat(parts, dim=1))[:, None]
         cond["moee"] = {"token": token, "global": c.gates, "region": c.region}
@@ -107,12 +115,13 @@ def sample_clip(net: Net, vae: AutoencoderKL, c: ClipCondition, ref_image: torch
     sched = make_scheduler()
     sched.set_timesteps(steps)
     ref_lat = encode(vae, torch.cat([ref_image, motion_images]), scale)
+    c = c.to(ref_lat.device, ref_lat.dtype)
     cond = unet_inputs(net, c, ref_lat)
-    z = torch.randn((c.frames, *ref_lat.shape[1:]), generator=generator)
+    z = torch.randn((c.frames, *ref_lat.shape[1:]), generator=generator).to(ref_lat.device, ref_lat.dtype)
     for t in sched.timesteps:
         v = net.denoising_unet(sched.scale_model_input(z, t), t, c.frames, cond)
         z = sched.step(v, t, z).prev_sample
-    return decode(vae, z, scale)
+    return decode(vae, z, scale).float().cpu()
 
 
 def expert_names() -> tuple[str, ...]:

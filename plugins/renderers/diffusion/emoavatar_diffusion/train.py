@@ -141,7 +141,14 @@ def build(cfg: TrainConfig, stage: int, clips: list[Clip], log=print):
     if cfg.backbone:
         extra = load_hallo(net, cfg.backbone)
         log(f"loaded {cfg.backbone}; {len(extra)} expert keys are new")
-    vae = fit_tiny_vae(clips, cfg.vae_steps, log=log) if cfg.vae == "tiny" else load_vae(cfg.vae, True)
+    if cfg.vae == "tiny":
+        vae = fit_tiny_vae(clips, cfg.vae_steps, log=log)
+        with torch.no_grad():  # unit-variance latents, as SD's 0.18215 gives for its VAE
+            z = torch.cat([vae.encode(to_tensor(c.frames[::4])).latent_dist.mean for c in clips])
+        net.config.vae_scale = float(1.0 / z.std())
+        log(f"tiny VAE latent scale {net.config.vae_scale:.4f}")
+    else:
+        vae = load_vae(cfg.vae, True)
     return net, vae
 
 
@@ -230,7 +237,7 @@ def evaluate_holdout(net: Net, vae, clips: list[Clip], cfg: TrainConfig, experts
     the last frame before the held-out window (which the model also sees, as its motion frames)."""
     net.eval()
     gen = torch.Generator().manual_seed(cfg.seed)
-    ours, mean_b, noise_b, last_b = [], [], [], []
+    ours, mean_b, noise_b, last_b, mouth, mouth_mean = [], [], [], [], [], []
     rng = np.random.default_rng(cfg.seed)
     for clip in clips:
         n = len(clip.frames)
@@ -245,9 +252,13 @@ def evaluate_holdout(net: Net, vae, clips: list[Clip], cfg: TrainConfig, experts
         mean_b.append(psnr(np.broadcast_to(mean, real.shape), real))
         noise_b.append(psnr(rng.integers(0, 256, real.shape), real))
         last_b.append(psnr(np.broadcast_to(clip.frames[start - 1], real.shape), real))
+        m = box_mask(clip.landmarks[48:68], real.shape[1], 0.4).astype(bool)  # the mouth box, where speech moves
+        mouth.append(psnr(fake[:, m], real[:, m]))
+        mouth_mean.append(psnr(np.broadcast_to(mean[m], real[:, m].shape), real[:, m]))
     net.train()
     return {"holdout_psnr": float(np.mean(ours)), "mean_frame_psnr": float(np.mean(mean_b)),
-            "noise_psnr": float(np.mean(noise_b)), "last_frame_psnr": float(np.mean(last_b))}
+            "noise_psnr": float(np.mean(noise_b)), "last_frame_psnr": float(np.mean(last_b)),
+            "mouth_psnr": float(np.mean(mouth)), "mouth_mean_frame_psnr": float(np.mean(mouth_mean))}
 
 
 def _main(argv: list[str] | None, stage: int) -> int:
