@@ -111,7 +111,7 @@ class MoEEDiffusionRenderer(Renderer):
             dev = {"device": self._device, "dtype": self._dtype}
             frames = sample_clip(net, vae, self.condition(clip), self._ref.to(**dev), prev.to(**dev), cfg.steps, self._gen,
                                  scale)[:n]
-            self._prev = frames
+            self._prev = frames[-m:] if self._prev is None else torch.cat([self._prev, frames])[-m:]  # motion frames
             out.append(self._paste(to_uint8(frames)))
         return np.concatenate(out)
 
