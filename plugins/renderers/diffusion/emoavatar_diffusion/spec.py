@@ -12,10 +12,20 @@ from __future__ import annotations
 
 from typing import Literal
 
+from emoavatar.spaces import MotionSpace, Track
 from emoavatar.spec import ComponentSpec
 from pydantic import BaseModel, ConfigDict, Field
 
 SPACE = "moee-cond"
+
+
+MOEE_COND = MotionSpace(SPACE, (
+    Track(SPACE, ("T", 6), description="global expert gates over happy, sad, angry, fearful, disgusted, surprised"),
+    Track("intensity", ("T",), description="emotion intensity in [0, 1]"),
+    Track("audio", ("T", "W", "D"), description="wav2vec2 feature windows (W frames x D values)"),
+    Track("regions", ("T", "R", 6), required=False, description="region gates; names in meta['regions']"),
+    Track("latent", ("T", "L"), required=False, description="the controller's emotion latent"),
+), summary="MoEE diffusion conditioning (moee-motion -> moee-diffusion)")
 
 
 class MoEEMotionConfig(BaseModel):
