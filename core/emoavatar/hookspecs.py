@@ -64,11 +64,15 @@ def get_plugin_manager() -> pluggy.PluginManager:
             try:
                 pm.register(ep.load(), name=ep.name)
             except Exception as e:  # noqa: BLE001 - a broken hook plugin must not break runs
-                import os
                 import warnings
 
-                if os.environ.get("EMOAVATAR_STRICT", "") not in ("", "0"):
-                    raise
+                from .strict import strict_mode
+
+                if strict_mode():
+                    from .errors import PluginError
+
+                    raise PluginError(f"EMOAVATAR_STRICT is on and hook plugin {ep.name} failed to load: "
+                                      f"{type(e).__name__}: {e}") from e
                 warnings.warn(f"hook plugin {ep.name} failed to load: {e}", stacklevel=2)
         _manager = pm
     return _manager

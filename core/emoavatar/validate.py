@@ -92,7 +92,13 @@ def check_ports(report: ValidationReport) -> None:
 def validate_config(config: PipelineConfig, registry: Registry | None = None) -> ValidationReport:
     """All problems of a pipeline, without importing plugin code."""
     report = ValidationReport()
-    resolve_components(config, registry or get_registry(), report)
+    registry = registry or get_registry()
+    try:
+        registry.check_strict()  # strict mode: the broken plugin once, by name, not once per stage
+    except EmoAvatarError as e:
+        report.problems.append(e)
+        return report
+    resolve_components(config, registry, report)
     if not report.problems:  # ports of a missing component would only repeat its error
         check_ports(report)
     if config.inputs.emotion is not None:

@@ -73,6 +73,30 @@ def probe_duration(path: str | Path) -> float:
     return n / 16000.0
 
 
+RESAMPLE_PIECE = 1 << 16
+
+
+def window_energy(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, block: int = 1 << 20) -> np.ndarray:
+    """``Σ x[j]²`` for j in ``[lo_i, hi_i)`` (clipped to ``x``; outside counts as zeros), float64.
+
+    ``lo`` and ``hi`` must be non-decreasing (frames along time). Works through groups of
+    windows spanning about ``block`` samples, so memory does not grow with the audio's length
+    (a whole-signal float64 cumulative sum of 10 min at 16 kHz would be 77 MB)."""
+    lo = np.clip(np.asarray(lo, np.int64), 0, len(x))
+    hi = np.clip(np.asarray(hi, np.int64), 0, len(x))
+    out = np.zeros(len(lo), np.float64)
+    i = 0
+    while i < len(lo):
+        # as many windows as fit in `block` samples from lo[i] (at least one)
+        j = max(i + 1, int(np.searchsorted(hi, lo[i] + block, side="right")))
+        a, b = int(lo[i]), int(hi[i:j].max())
+        seg = np.asarray(x[a:b], np.float64)
+        c = np.concatenate([[0.0], np.cumsum(seg * seg)])
+        out[i:j] = c[hi[i:j] - a] - c[np.maximum(lo[i:j], a) - a]
+        i = j
+    return out
+
+
 def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     """Resample mono float samples with libswresample (through PyAV)."""
     samples = np.ascontiguousarray(samples, dtype=np.float32).reshape(-1)
@@ -80,10 +104,12 @@ def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
         return samples
     import av
 
-    frame = av.AudioFrame.from_ndarray(samples[None, :], format="flt", layout="mono")
-    frame.sample_rate = int(rate_in)
     resampler = av.AudioResampler(format="flt", layout="mono", rate=int(rate_out))
-    out = [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
+    out = []
+    for lo in range(0, samples.size, RESAMPLE_PIECE):  # pieces: PyAV's copies stay small for long audio
+        frame = av.AudioFrame.from_ndarray(samples[None, lo:lo + RESAMPLE_PIECE], format="flt", layout="mono")
+        frame.sample_rate = int(rate_in)
+        out += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
     out += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
     return np.concatenate(out).astype(np.float32, copy=False) if out else np.zeros(0, np.float32)
 
@@ -98,3 +124,40 @@ def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int) -> None:
         w.setsampwidth(2)
         w.setframerate(int(sample_rate))
         w.writeframes(pcm.tobytes())
+
+
+#: Sample formats that can hold NaN or infinity (integer PCM cannot).
+FLOAT_FORMATS = ("flt", "fltp", "dbl", "dblp")
+
+
+def check_finite(path: str | Path) -> None:
+    """Refuse audio containing NaN or infinite samples, naming the first bad time.
+
+    Only float PCM (e.g. ``pcm_f32le`` WAV) can hold them; other codecs are not decoded here.
+    We reject rather than repair: silently zeroing samples would change the speech the
+    encoders see, and the AAC encoder would otherwise fail (or encode noise) deep in the run.
+    """
+    path = Path(path)
+    container = _open(path)
+    try:
+        stream = container.streams.audio[0]
+        if not stream.codec_context.name.startswith("pcm_f"):
+            return
+        rate = stream.rate or 1
+        seen = 0
+        for frame in container.decode(stream):
+            arr = frame.to_ndarray()
+            bad = ~np.isfinite(arr)
+            if bad.any():
+                planar = frame.format.is_planar
+                col = int(np.argmax(bad.any(axis=0))) if planar else int(np.argmax(bad.reshape(-1))) // max(
+                    1, len(frame.layout.channels))
+                raise MediaError(f"{path} contains NaN or infinite samples (first at {(seen + col) / rate:.3f} s)",
+                                 fix="re-export the audio (e.g. as 16-bit PCM) from a clean source")
+            seen += frame.samples
+    except Exception as e:  # noqa: BLE001 - PyAV raises many types for bad files
+        if isinstance(e, MediaError):
+            raise
+        raise MediaError(f"corrupt audio in {path}: {e}") from None
+    finally:
+        container.close()
