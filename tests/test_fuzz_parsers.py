@@ -112,7 +112,7 @@ def test_emotion_structures(value):
 
 
 @pytest.mark.parametrize("text", ["{happy: .nan}", "{happy: .inf}", "[{at: .nan, emotion: sad}]",
-                                  "{emotion: happy, transition: .inf}", "happy:nan"])
+                                  "{emotion: happy, transition: .inf}", "happy:nan,sad:1"])
 def test_non_finite_emotion_values_are_refused(text):
     with pytest.raises(EmoAvatarError, match="finite"):
         parse_emotion(text)

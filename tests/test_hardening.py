@@ -255,8 +255,8 @@ def test_float_wav_with_nan_or_inf_is_refused(work, tmp_path, bad):  # case: NaN
 @pytest.mark.parametrize("args,needle", [
     (("--seed", "-1"), "seed: Input should be greater than or equal to 0"),  # case: --seed -1
     (("--seed", str(2**40)), "seed: Input should be less than or equal to 4294967295"),
-    (("--emotion", "{happy: .nan}"), "must be a finite number"),  # case: emotion NaN recorded as {}
-    (("--emotion", "{happy: .inf, sad: 1}"), "must be a finite number"),
+    (("--emotion", "{happy: .nan}"), "must be >= 0 and finite"),  # case: emotion NaN recorded as {}
+    (("--emotion", "{happy: .inf, sad: 1}"), "must be >= 0 and finite"),
     (("--emotion", "[{at: .nan, emotion: sad}]"), "finite number of seconds"),
     (("--set", "inputs.max_portrait_side=10"), "inputs.max_portrait_side: Input should be greater than or equal to 64"),
 ])

@@ -96,13 +96,19 @@ class PipelineConfig(BaseModel):
         return out
 
 
+def _key_text(key: Any) -> str:
+    """A YAML key as shown in a message: printable, one line, at most 40 characters."""
+    text = str(key)
+    return (text if text.isprintable() else repr(text)[1:-1])[:40]
+
+
 def format_loc(loc: tuple[Any, ...], prefix: str = "") -> str:
     parts = [prefix] if prefix else []
     for p in loc:
         if isinstance(p, int):
             parts[-1:] = [f"{parts[-1]}[{p}]"] if parts else [f"[{p}]"]
         else:
-            parts.append("with" if p == "with_" else str(p)[:40])  # a key is user data: keep the line short
+            parts.append("with" if p == "with_" else _key_text(p))
     return ".".join(parts) or "(top level)"
 
 

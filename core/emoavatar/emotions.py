@@ -134,7 +134,7 @@ def parse_mix(value: Any) -> dict[str, float]:
         except (TypeError, ValueError):
             raise EmotionError(f"weight of {brief(name)} must be a number, got {brief(w)}") from None
         if not math.isfinite(w) or w < 0:
-            raise EmotionError(f"weight of {brief(name)} must be a finite number >= 0, got {w}")
+            raise EmotionError(f"weight of {brief(name)} must be >= 0 and finite, got {w}")
         key = canonical_emotion(name)
         mix[key] = mix.get(key, 0.0) + w
     total = sum(mix.values())
@@ -193,7 +193,7 @@ def parse_emotion(spec: Any) -> EmotionRequest:
         if text.startswith(("{", "[")):
             from .safe_yaml import load_text
 
-            return parse_emotion(load_text(text, "emotion", EmotionError))
+            return parse_emotion(load_text(text, f"cannot read emotion {brief(text, 40)}", EmotionError))
         if text.lower().startswith("text:"):
             return EmotionRequest(text=text[5:].strip())
         return EmotionRequest(segments=(EmotionSegment(0.0, parse_mix(text)),))

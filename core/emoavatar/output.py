@@ -154,13 +154,19 @@ class OutputTransaction:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        os.replace(self.run_tmp, self.run_file)
+        held = {signal.SIGINT, *_SIGNALS}  # the two renames are not split by a signal
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, held) if hasattr(signal, "pthread_sigmask") else None
         try:
-            os.replace(self.video_tmp, self.output)
-        except OSError:
-            self.run_file.unlink(missing_ok=True)  # no run file without its video
-            raise
-        self.committed = True
+            os.replace(self.run_tmp, self.run_file)
+            try:
+                os.replace(self.video_tmp, self.output)
+            except OSError:
+                self.run_file.unlink(missing_ok=True)  # no run file without its video
+                raise
+            self.committed = True
+        finally:
+            if old is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
     # -- internals -------------------------------------------------------------------
     def _lock(self) -> None:

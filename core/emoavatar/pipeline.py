@@ -74,11 +74,13 @@ class Pipeline:
         return self.registry.create(comp.kind, comp.spec.name, comp.options)
 
     # -- running -----------------------------------------------------------------------
-    def run(self, output: str | Path, **kwargs: Any) -> RunResult:
-        """Render ``output``; it and its run file appear together or not at all (:mod:`.output`).
-        Keywords: ``portrait``, ``audio``, ``emotion``, ``transcript``, ``overwrite``, ``progress``."""
-        with OutputTransaction(output, overwrite=kwargs.get("overwrite", False)) as tx:
-            return self._run(tx, **kwargs)
+    def run(self, output: str | Path, *, portrait: str | Path | None = None, audio: str | Path | None = None,
+            emotion: Any = None, transcript: str | None = None, overwrite: bool = False,
+            progress: ProgressFn | None = None) -> RunResult:
+        """Render ``output``; it and its run file appear together or not at all (:mod:`.output`)."""
+        with OutputTransaction(output, overwrite=overwrite) as tx:
+            return self._run(tx, portrait=portrait, audio=audio, emotion=emotion, transcript=transcript,
+                             overwrite=overwrite, progress=progress)
 
     def _run(self, tx: OutputTransaction, *, portrait: str | Path | None = None, audio: str | Path | None = None,
              emotion: Any = None, transcript: str | None = None, overwrite: bool = False,

@@ -49,15 +49,30 @@ def iter_audio(path: str | Path, sample_rate: int = 16000, layout: str = "mono",
 
 
 def decode_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
-    """Whole file as mono float32 at ``sample_rate``."""
-    chunks = [c.reshape(-1) for c in iter_audio(path, sample_rate)]
-    if not chunks:
+    """Whole file as mono float32 at ``sample_rate``.
+
+    Decoded into one buffer sized from the header's duration (grown if the header is short),
+    so the peak is the waveform itself, not the waveform plus a list of its pieces."""
+    try:
+        expected = int(probe_duration(path, header_only=True) * sample_rate) + sample_rate
+    except MediaError:
+        expected = 0
+    out = np.empty(max(expected, sample_rate), np.float32)
+    n = 0
+    for chunk in iter_audio(path, sample_rate):
+        c = chunk.reshape(-1)
+        if n + len(c) > len(out):
+            out = np.resize(out, max(2 * len(out), n + len(c)))
+        out[n:n + len(c)] = c
+        n += len(c)
+    if n == 0:
         raise MediaError(f"{path} contains no audio samples")
-    return np.concatenate(chunks).astype(np.float32, copy=False)
+    return out[:n] if n == len(out) or n > len(out) // 2 else out[:n].copy()
 
 
-def probe_duration(path: str | Path) -> float:
-    """Duration in seconds, from the stream header or, failing that, by streaming the decode."""
+def probe_duration(path: str | Path, header_only: bool = False) -> float:
+    """Duration in seconds, from the stream header or, failing that, by streaming the decode
+    (``header_only``: 0.0 instead of decoding)."""
     container = _open(Path(path))
     try:
         stream = container.streams.audio[0]
@@ -65,6 +80,8 @@ def probe_duration(path: str | Path) -> float:
             return float(stream.duration * stream.time_base)
     finally:
         container.close()
+    if header_only:
+        return 0.0
     n = 0
     for chunk in iter_audio(path, 16000):
         n += chunk.reshape(-1).shape[0]
