@@ -116,3 +116,10 @@ def test_emotion_structures(value):
 def test_non_finite_emotion_values_are_refused(text):
     with pytest.raises(EmoAvatarError, match="finite"):
         parse_emotion(text)
+
+
+def test_many_errors_still_make_one_short_line():
+    text = yaml.safe_dump({**TRIVIAL_PIPELINE, **{f"bad_key_{i}": i for i in range(5000)}})
+    with pytest.raises(EmoAvatarError) as e:
+        pipeline_from_text(text)
+    assert "and 4995 more" in str(e.value) and len(str(e.value)) < 500 and "\n" not in str(e.value)

@@ -96,6 +96,9 @@ class PipelineConfig(BaseModel):
         return out
 
 
+MAX_SHOWN_ERRORS = 5
+
+
 def _key_text(key: Any) -> str:
     """A YAML key as shown in a message: printable, one line, at most 40 characters."""
     text = str(key)
@@ -115,11 +118,14 @@ def format_loc(loc: tuple[Any, ...], prefix: str = "") -> str:
 def validation_message(err: ValidationError, prefix: str = "") -> str:
     """All errors of a pydantic ValidationError as ``path: message`` lines."""
     lines = []
-    for e in err.errors():
+    errors = err.errors()
+    for e in errors[:MAX_SHOWN_ERRORS]:  # a message stays one short line however broken the file
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
             msg = "unknown key (misspelled?)"
-        lines.append(f"{format_loc(tuple(e['loc']), prefix)}: {msg}")
+        lines.append(f"{format_loc(tuple(e['loc']), prefix)}: {msg[:200]}")
+    if len(errors) > MAX_SHOWN_ERRORS:
+        lines.append(f"and {len(errors) - MAX_SHOWN_ERRORS} more")
     return "; ".join(lines)
 
 
