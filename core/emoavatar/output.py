@@ -78,7 +78,6 @@ class OutputTransaction:
         self.lock_path = self.output.with_name(self.output.name + ".lock")
         self._lock_fd: int | None = None
         self._old_handlers: dict[int, object] = {}
-        self._old_xfsz: object = None
         self.committed = False
         self._write_failed = False
 
