@@ -132,25 +132,36 @@ def test_signal_mid_run_removes_temporaries(work, tmp_path, kit_portrait_path, s
 
 
 def test_concurrent_runs_on_one_output_exactly_one_wins(tmp_path, kit_portrait_path, kit_speech_path):  # concurrency
+    """Run A takes the output's lock and is paused there (SIGSTOP), so run B surely overlaps it."""
     out = tmp_path / "out"
     out.mkdir()
-    runs = []
-    for i, emotion in enumerate(("happy", "sad")):
+    pipes = []
+    for i in range(2):
         folder = tmp_path / f"p{i}"
         folder.mkdir()
-        pipe = pipeline_yaml(folder, kit_portrait_path, kit_speech_path, output={"chunk_size": 5, "preset": "slow"})
-        runs.append((emotion, trivial_popen("run", pipe, "-o", out / "o.mp4", "--emotion", emotion, "--overwrite")))
-    results = [(emotion, p.wait(timeout=120), p.stderr.read()) for emotion, p in runs]
-    winners = [(e, err) for e, rc, err in results if rc == 0]
-    losers = [(e, err) for e, rc, err in results if rc != 0]
-    assert len(winners) == 1 and len(losers) == 1, results
-    assert "another emoavatar run is writing" in losers[0][1] and len(losers[0][1].strip().splitlines()) == 1
+        pipes.append(pipeline_yaml(folder, kit_portrait_path, kit_speech_path))
+    a = trivial_popen("run", pipes[0], "-o", out / "o.mp4", "--emotion", "happy", "--overwrite")
+    deadline = time.time() + 60
+    while not (out / "o.mp4.lock").exists() and time.time() < deadline and a.poll() is None:
+        time.sleep(0.01)
+    a.send_signal(signal.SIGSTOP)
+    try:
+        b = trivial_cli("run", pipes[1], "-o", out / "o.mp4", "--emotion", "sad", "--overwrite")
+    finally:
+        a.send_signal(signal.SIGCONT)
+    _, a_err = a.communicate(timeout=120)
+    assert a.returncode == 0, a_err
+    assert_one_line_failure(b, "another emoavatar run is writing", "o.mp4.lock")
     run = yaml.safe_load((out / "o.run.yaml").read_text())
-    assert run["inputs"]["emotion"]["timeline"][0]["emotion"] == {winners[0][0]: 1.0}
+    assert run["inputs"]["emotion"]["timeline"][0]["emotion"] == {"happy": 1.0}  # the winner's run file
     from emoavatar.media import video_info
 
     assert video_info(out / "o.mp4").n_frames == 50
     assert_no_temporaries(out)
+    (out / "o.mp4").unlink()
+    (out / "o.run.yaml").unlink()
+    b = trivial_cli("run", pipes[1], "-o", out / "o.mp4", "--emotion", "sad", "-q")  # the lock is gone with A
+    assert b.returncode == 0, b.stderr
 
 
 def test_lock_refuses_a_second_transaction_in_process(tmp_path):
