@@ -11,10 +11,10 @@ implementation's own module definitions (outside this repository). A test then
 3. where the reference's outputs on those deterministic weights were recorded, compares outputs.
 
 The recipe is keyed by parameter name only, so the same values come out wherever the names are
-the same: a ``torch.Generator`` seeded with ``crc32(name)`` draws uniform numbers in float64,
-mapped by the last name component: ``running_var`` -> [0.5, 1.5), ``running_mean`` and ``bias``
+the same: a ``torch.Generator`` seeded with ``crc32(name)`` draws uniform float32 numbers u in
+[0, 1), mapped by the last name component: ``running_var`` -> [0.5, 1.5), ``running_mean`` and ``bias``
 -> [-0.1, 0.1), other 0-/1-d tensors (norm scales, PReLU slopes) -> [0.75, 1.25), and weights
--> U(-b, b) with b = sqrt(6 / fan_in); ``num_batches_tracked`` is 0. Values are cast to float32.
+-> U(-b, b) with b = sqrt(6 / fan_in), as (2u - 1) b; ``num_batches_tracked`` is 0.
 """
 
 from __future__ import annotations
@@ -62,16 +62,14 @@ def deterministic_tensor(name: str, shape: list[int] | tuple[int, ...]):
     if leaf == "num_batches_tracked":
         return torch.zeros(shape, dtype=torch.int64)
     g = torch.Generator().manual_seed(zlib.crc32(name.encode()))
-    u = torch.rand(shape, generator=g, dtype=torch.float64)
+    u = torch.rand(shape, generator=g, dtype=torch.float32)
     if leaf == "running_var":
-        v = 0.5 + u
-    elif leaf in ("running_mean", "bias"):
-        v = (u - 0.5) * 0.2
-    elif len(shape) <= 1:
-        v = 0.75 + 0.5 * u
-    else:
-        v = (2 * u - 1) * math.sqrt(6.0 / max(1, math.prod(shape[1:])))
-    return v.to(torch.float32)
+        return u.add_(0.5)
+    if leaf in ("running_mean", "bias"):
+        return u.sub_(0.5).mul_(0.2)
+    if len(shape) <= 1:
+        return u.mul_(0.5).add_(0.75)
+    return u.mul_(2).sub_(1).mul_(math.sqrt(6.0 / max(1, math.prod(shape[1:]))))
 
 
 def deterministic_state(manifest: dict[str, list[int]], rename: dict[str, str] | None = None) -> dict:
