@@ -10,8 +10,10 @@
   to ONNX or TorchScript instead.
 - ONNX models: whether the graph normalises its input itself is decided as insightface's
   ``ArcFaceONNX`` does — a ``Sub``/``_minus`` and a ``Mul``/``_mul`` node among the first 8 nodes
-  (by name, or here also by operator type) mean "feed raw 0-255 RGB", otherwise (x - 127.5) / 127.5.
-  The graph is read with a small protobuf field reader (no ``onnx`` package needed).
+  (by name, or here also by operator type) mean "feed raw 0-255 RGB" — and, because torch's ONNX
+  export puts dozens of ``Identity`` nodes first, also when the image input is first used (through
+  Identity/Cast/Reshape/Unsqueeze) by Sub/Add/Mul/Div; otherwise (x - 127.5) / 127.5. The graph is
+  read with a small protobuf field reader (no ``onnx`` package needed).
 """
 
 from __future__ import annotations
@@ -153,30 +155,55 @@ def _fields(buf, start: int, end: int):
             raise ValueError(f"unsupported protobuf wire type {wire}")
 
 
-def onnx_first_nodes(path: str | Path, n: int = 8) -> list[tuple[str, str]]:
-    """(name, op_type) of the first ``n`` nodes of an ONNX model's graph (ModelProto.graph = 7,
-    GraphProto.node = 1, NodeProto.name = 3, NodeProto.op_type = 4)."""
+def onnx_graph(path: str | Path) -> tuple[list[tuple[str, str, list[str], list[str]]], list[str]]:
+    """(name, op_type, inputs, outputs) of every node, and the graph's input names, of an ONNX
+    model (ModelProto.graph = 7; GraphProto.node = 1, .input = 11; NodeProto.input = 1,
+    .output = 2, .name = 3, .op_type = 4; ValueInfoProto.name = 1). Tensors are skipped, never decoded."""
+    def text(a: int, b: int) -> str:
+        return bytes(buf[a:b]).decode("utf-8", "replace")
+
+    nodes: list[tuple[str, str, list[str], list[str]]] = []
+    inputs: list[str] = []
     with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
         for field, wire, val in _fields(buf, 0, len(buf)):
-            if field == 7 and wire == 2:
-                nodes = []
-                for gf, gw, gval in _fields(buf, *val):
-                    if gf == 1 and gw == 2:
-                        name = op = ""
-                        for nf, nw, nval in _fields(buf, *gval):
-                            if nw == 2 and nf in (3, 4):
-                                text = bytes(buf[nval[0]:nval[1]]).decode("utf-8", "replace")
-                                name, op = (text, op) if nf == 3 else (name, text)
-                        nodes.append((name, op))
-                        if len(nodes) == n:
-                            break
-                return nodes
-    return []
+            if field != 7 or wire != 2:
+                continue
+            for gf, gw, gval in _fields(buf, *val):
+                if gw != 2:
+                    continue
+                if gf == 1:
+                    name, op, ins, outs = "", "", [], []
+                    for nf, nw, nval in _fields(buf, *gval):
+                        if nw == 2 and nf in (1, 2):
+                            (ins if nf == 1 else outs).append(text(*nval))
+                        elif nw == 2 and nf == 3:
+                            name = text(*nval)
+                        elif nw == 2 and nf == 4:
+                            op = text(*nval)
+                    nodes.append((name, op, ins, outs))
+                elif gf == 11:
+                    inputs += [text(*v) for vf, vw, v in _fields(buf, *gval) if vf == 1 and vw == 2]
+    return nodes, inputs
+
+
+PASS_THROUGH = {"Identity", "Cast", "Reshape", "Unsqueeze"}
 
 
 def onnx_normalises_input(path: str | Path) -> bool:
-    """insightface's rule: a subtraction and a multiplication among the first 8 nodes."""
-    nodes = onnx_first_nodes(path)
-    sub = any(name.startswith(("Sub", "_minus")) or op == "Sub" for name, op in nodes)
-    mul = any(name.startswith(("Mul", "_mul")) or op == "Mul" for name, op in nodes)
-    return sub and mul
+    """Does the graph scale its own input? insightface's rule (a ``Sub``/``_minus`` and a
+    ``Mul``/``_mul`` node among the first 8 nodes), or — for exports that start with dozens of
+    ``Identity`` nodes, like torch's — the image input is first used by arithmetic (Sub/Add/Mul/Div)."""
+    nodes, inputs = onnx_graph(path)
+    head = nodes[:8]
+    if any(n.startswith(("Sub", "_minus")) or op == "Sub" for n, op, _, _ in head) and \
+            any(n.startswith(("Mul", "_mul")) or op == "Mul" for n, op, _, _ in head):
+        return True
+    if not inputs:
+        return False
+    names = {inputs[0]}
+    for _, op, ins, outs in nodes:  # nodes are stored in topological order
+        if names & set(ins):
+            if op not in PASS_THROUGH:
+                return op in ("Sub", "Add", "Mul", "Div")
+            names |= set(outs)
+    return False

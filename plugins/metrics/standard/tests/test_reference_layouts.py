@@ -137,25 +137,36 @@ def _pb(field: int, payload: bytes) -> bytes:
     return varint(field << 3 | 2) + varint(len(payload)) + payload
 
 
-def onnx_bytes(nodes: list[tuple[str, str]]) -> bytes:
-    """ModelProto{ir_version=7, graph=GraphProto{node*, name}} with the given (name, op_type) nodes."""
-    graph = b"".join(_pb(1, _pb(1, b"x") + _pb(2, b"y") + _pb(3, n.encode()) + _pb(4, op.encode())) for n, op in nodes)
-    return b"\x08\x07" + _pb(7, graph + _pb(2, b"g"))
+def onnx_bytes(nodes: list[tuple[str, str, str, str]]) -> bytes:
+    """ModelProto{ir_version=7, graph=GraphProto{node*, name, input "data"}} with (name, op_type, input, output) nodes."""
+    graph = b"".join(_pb(1, _pb(1, i.encode()) + _pb(2, o.encode()) + _pb(3, n.encode()) + _pb(4, op.encode()))
+                     for n, op, i, o in nodes)
+    return b"\x08\x07" + _pb(7, graph + _pb(2, b"g") + _pb(11, _pb(1, b"data")))
 
 
 def test_onnx_graph_normalisation_is_detected(tmp_path):
-    from emoavatar_metrics.arcface import onnx_first_nodes, onnx_normalises_input
+    from emoavatar_metrics.arcface import onnx_graph, onnx_normalises_input
     from emoavatar_metrics.identity import ArcFaceEmbedder
 
-    inside = tmp_path / "w600k_r50.onnx"  # insightface's converted models start _minus / _mul
-    inside.write_bytes(onnx_bytes([("_minus0", "Sub"), ("_mul0", "Mul"), ("conv0", "Conv"), ("bn0", "BatchNormalization")]))
-    outside = tmp_path / "arcface_torch_export.onnx"
-    outside.write_bytes(onnx_bytes([("Conv_0", "Conv"), ("PRelu_1", "PRelu")] + [(f"n{i}", "Add") for i in range(8)]
-                                   + [("Sub_9", "Sub"), ("Mul_10", "Mul")]))  # Sub/Mul only after node 8
-    assert onnx_first_nodes(inside)[:2] == [("_minus0", "Sub"), ("_mul0", "Mul")]
-    assert onnx_normalises_input(inside) and not onnx_normalises_input(outside)
+    def model(name: str, nodes) -> Path:
+        (tmp_path / name).write_bytes(onnx_bytes(nodes))
+        return tmp_path / name
+
+    # insightface's MXNet conversions start _minus / _mul (its own rule: within the first 8 nodes)
+    mxnet = model("mxnet.onnx", [("_minus0", "Sub", "data", "a"), ("_mul0", "Mul", "a", "b"), ("conv0", "Conv", "b", "c")])
+    # torch exports start with dozens of Identity nodes; the normalisation comes later but first touches the input
+    consts = [(f"Identity_{i}", "Identity", f"w{i}", f"v{i}") for i in range(40)]
+    torch_norm = model("torch_norm.onnx", consts + [("Sub_40", "Sub", "data", "a"), ("Mul_41", "Mul", "a", "b"),
+                                                     ("Conv_42", "Conv", "b", "c")])
+    cast_norm = model("cast_norm.onnx", consts + [("Cast_40", "Cast", "data", "f"), ("Div_41", "Div", "f", "a")])
+    plain = model("plain.onnx", consts + [("Conv_40", "Conv", "data", "a"), ("Sub_41", "Sub", "a", "b"),
+                                          ("Mul_42", "Mul", "b", "c")])  # arithmetic after the first conv only
+    assert onnx_graph(mxnet) == ([("_minus0", "Sub", ["data"], ["a"]), ("_mul0", "Mul", ["a"], ["b"]),
+                                  ("conv0", "Conv", ["b"], ["c"])], ["data"])
+    assert [onnx_normalises_input(p) for p in (mxnet, torch_norm, cast_norm, plain)] == [True, True, True, False]
     crops = np.full((1, 112, 112, 3), 255, np.uint8)
-    for path, scaling, first in ((inside, "auto", 255.0), (outside, "auto", 1.0), (inside, "normalized", 1.0)):
+    for path, scaling, first in ((mxnet, "auto", 255.0), (plain, "auto", 1.0), (mxnet, "normalized", 1.0),
+                                 (plain, "raw", 255.0)):
         emb = ArcFaceEmbedder(str(path), scaling)
         emb._run = lambda x: x.reshape(len(x), -1)[:, :4]  # what reaches the graph
         assert emb(crops)[0, 0] == pytest.approx(first)
