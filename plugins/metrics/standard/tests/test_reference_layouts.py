@@ -43,12 +43,13 @@ def on_meta(build, *args):
         return build(*args)
 
 
-def save_published(tmp_path: Path, name: str, manifest: str) -> Path:
-    """A plain ``torch.save`` of the manifest's keys: the layout of all three published files."""
+def save_published(tmp_path: Path, name: str, manifest: str, legacy: bool = False) -> Path:
+    """A plain ``torch.save`` of the manifest's keys: the layout of all three published files
+    (``legacy``: the pre-1.6 non-zip serialization of older releases such as syncnet_v2.model)."""
     import torch
 
     path = tmp_path / name
-    torch.save(deterministic_state(read_manifest(DATA / manifest)), path)
+    torch.save(deterministic_state(read_manifest(DATA / manifest)), path, _use_new_zipfile_serialization=not legacy)
     return path
 
 
@@ -58,7 +59,7 @@ def test_syncnet_manifest_load_and_parity(tmp_path):
     from emoavatar_metrics.syncnet import build_syncnet, load_syncnet
 
     assert_matches_manifest(on_meta(build_syncnet), read_manifest(DATA / "syncnet_v2.json"))
-    net = load_syncnet(save_published(tmp_path, "syncnet_v2.model", "syncnet_v2.json"))
+    net = load_syncnet(save_published(tmp_path, "syncnet_v2.model", "syncnet_v2.json", legacy=True))
     i, j = torch.meshgrid(torch.arange(13.0), torch.arange(20.0), indexing="ij")
     aud = (10 * torch.sin(0.3 * i + 0.2 * j)).reshape(1, 1, 13, 20)
     lip = image(5, 3, 224, 224).permute(1, 0, 2, 3).unsqueeze(0)  # frame index as n

@@ -72,7 +72,7 @@ def published_checkpoint(path: Path, tag: str = "mb1") -> Path:
     rename = {v: k for k, v in man["published_rename"].items()}
     sd = {"module." + rename.get(k, k): v for k, v in deterministic_state(man["keys"]).items()}
     sd.update({"module." + k: deterministic_tensor(k, s) for k, s in man["published_extra"].items()})
-    torch.save({"epoch": 1, "state_dict": sd}, path)
+    torch.save({"epoch": 1, "state_dict": sd}, path, _use_new_zipfile_serialization=False)  # the 2020 files are legacy
     return path
 
 
