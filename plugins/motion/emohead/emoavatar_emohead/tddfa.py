@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from emoavatar.errors import WeightsNotFoundError
+from emoavatar.errors import MediaError, WeightsNotFoundError
 
 from .basis import BasisCode, ExpressionBasis, apply_pose
 from .tddfa_files import read_bfm_keypoints, read_param_stats
@@ -154,6 +154,8 @@ def crop_roi(img: np.ndarray, roi: tuple[float, float, float, float], size: int)
 
     h, w = img.shape[:2]
     sx, sy, ex, ey = (int(round(v)) for v in roi)
+    if ex - sx < 1 or ey - sy < 1:
+        raise MediaError(f"3ddfa: empty face region {tuple(round(v, 1) for v in roi)} (degenerate landmarks or box)")
     out = np.zeros((ey - sy, ex - sx, img.shape[2]), np.uint8)
     cx0, cy0, cx1, cy1 = max(sx, 0), max(sy, 0), min(ex, w), min(ey, h)
     if cx1 > cx0 and cy1 > cy0:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from emoavatar.errors import ConfigError, WeightsNotFoundError
+from emoavatar.errors import ConfigError, MediaError, WeightsNotFoundError
 from emoavatar.testing.checkpoints import assert_matches_manifest, deterministic_state, deterministic_tensor, read_manifest
 from emoavatar_emohead.basis import create_basis
 
@@ -167,3 +167,7 @@ def test_other_checkpoint_is_one_line_error(tmp_path):
         basis.encode(fake_landmarks()[None], fake_image()[None])
     with pytest.raises(WeightsNotFoundError, match="bfm"):
         create_basis("3ddfa").decode(np.zeros((1, 10)))
+    from emoavatar_emohead.tddfa import crop_roi
+
+    with pytest.raises(MediaError, match="empty face region"):
+        crop_roi(fake_image(), (10.2, 10.0, 10.4, 10.0), 120)
