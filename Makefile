@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PLUGINS := $(sort $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/*/pyproject.toml)))
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast venv lint bench clean
+.PHONY: demo test test-fast venv browser lint bench clean
 
 venv: $(STAMP)
 
@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS)) Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip setuptools wheel
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[test]" $(foreach p,$(PLUGINS),-e "$(p)[test]")
+	$(BIN)/pip install -q -e ".[test,ui,ray]" $(foreach p,$(PLUGINS),-e "$(p)[test]")
 	touch $(STAMP)
 
 demo: venv
@@ -21,7 +21,13 @@ demo: venv
 	$(BIN)/emoavatar run examples/default.yaml -o out/demo.mp4 --overwrite
 	@echo "wrote out/demo.mp4 (resolved config: out/demo.run.yaml)"
 
-test: venv
+# Debian's Chromium for the browser test of `emoavatar ui` (tests/test_ui.py skips, saying why, without it).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; } \
+	  || echo "note: Chromium could not be installed (needs root and apt-get): the browser UI test will be skipped"
+
+test: venv browser
 	$(BIN)/python -m pytest -q
 
 test-fast: venv

@@ -12,7 +12,7 @@ import sys
 
 COMMAND_MODULES = (
     "emoavatar.cli.run", "emoavatar.cli.plugins", "emoavatar.cli.check", "emoavatar.cli.scaffold",
-    "emoavatar.cli.train", "emoavatar.evaluation.cli",
+    "emoavatar.cli.train", "emoavatar.evaluation.cli", "emoavatar.cli.batch", "emoavatar.cli.ui",
 )
 
 

@@ -40,6 +40,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plots", metavar="DIR", help="write PNG plots into this folder")
     p.add_argument("--notes", action="store_true", help="print every metric's notes under the table")
     p.add_argument("--face", default="dlib", help="face analyzer plugin for landmark metrics (default: dlib)")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: this process; ray: spread the videos over a Ray cluster (pip install 'emoavatar[ray]')")
+    p.add_argument("--address", help="with --engine ray: cluster address (auto, HOST:6379); default: a local Ray")
+    p.add_argument("--workers", type=int, help="with --engine ray: number of Ray tasks (default: the cluster's CPUs)")
     p.set_defaults(func=handler)
 
 
@@ -89,7 +93,14 @@ def handler(args: argparse.Namespace) -> int:
         if sys.stderr.isatty():
             print(f"\r\033[K{msg}", end="", file=sys.stderr, flush=True)
 
-    report = evaluate(samples, names, options, progress=progress)
+    if args.engine == "ray":
+        from .distributed import evaluate_ray
+
+        report = evaluate_ray(samples, names, options, address=args.address, workers=args.workers)
+    elif args.address or args.workers:
+        raise ConfigError("--address and --workers are for --engine ray")
+    else:
+        report = evaluate(samples, names, options, progress=progress)
     if sys.stderr.isatty():
         print("\r\033[K", end="", file=sys.stderr)
     fmt_name = args.format or (format_for_path(Path(args.output)) if args.output else "table")

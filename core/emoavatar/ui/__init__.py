@@ -1,0 +1,1 @@
+"""The web UI (`emoavatar ui`); Gradio is imported only by :mod:`.app`."""
