@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -79,14 +80,18 @@ class ArcFaceEmbedder:
             return lambda x: sess.run(None, {name: x})[0]
         import torch
 
-        from .arcface import is_torchscript, load_arcface_torch
+        from .arcface import FIX, is_torchscript, load_arcface_torch
 
-        if suffix == ".pt2":  # torch.export archive
-            model = torch.export.load(str(self.path)).module()
-        elif is_torchscript(self.path):
-            model = torch.jit.load(str(self.path), map_location="cpu").eval()
-        else:  # a state dict: insightface arcface_torch IResNet
-            model = load_arcface_torch(self.path)
+        try:
+            if suffix == ".pt2":  # torch.export archive
+                model = torch.export.load(str(self.path)).module()
+            elif is_torchscript(self.path):
+                model = torch.jit.load(str(self.path), map_location="cpu").eval()
+            else:  # a state dict: insightface arcface_torch IResNet
+                model = load_arcface_torch(self.path)
+        except (RuntimeError, ValueError, KeyError, OSError, zipfile.BadZipFile) as e:
+            raise WeightsNotFoundError(f"cannot load ArcFace model {self.path}: {' '.join(str(e).split())[:200]}",
+                                       fix=FIX) from None
 
         def run(x: np.ndarray) -> np.ndarray:
             with torch.inference_mode():

@@ -126,6 +126,9 @@ def test_arcface_other_checkpoints_are_one_line_errors(tmp_path):
     (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(WeightsNotFoundError, match="weights_only"):
         ArcFaceEmbedder(str(tmp_path / "junk.pth"))(crop)
+    (tmp_path / "junk.pt2").write_bytes(b"not an export archive")
+    with pytest.raises(WeightsNotFoundError, match="cannot load ArcFace model"):
+        ArcFaceEmbedder(str(tmp_path / "junk.pt2"))(crop)
 
 
 def _pb(field: int, payload: bytes) -> bytes:
