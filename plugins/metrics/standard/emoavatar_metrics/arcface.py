@@ -23,7 +23,7 @@ from pathlib import Path
 
 from emoavatar.errors import WeightsNotFoundError
 
-from .common import load_weights
+from .common import load_weights, read_checkpoint
 
 LAYERS = {(2, 2, 2, 2): "r18", (3, 4, 6, 3): "r34", (3, 4, 14, 3): "r50", (3, 13, 30, 3): "r100", (6, 26, 60, 6): "r200"}
 FIX = ("use an insightface arcface_torch IResNet backbone.pth (r18/r34/r50/r100/r200), a TorchScript .pt, "
@@ -89,20 +89,8 @@ def iresnet_layers(state: dict) -> tuple[int, ...]:
 
 def load_arcface_torch(path: str | Path, device: str = "cpu"):
     """Our IResNet with an arcface_torch ``backbone.pth`` loaded (``module.`` prefixes stripped)."""
-    import pickle
-
-    import torch
-
     path = Path(path)
-    try:
-        state = torch.load(str(path), map_location="cpu", weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError) as e:
-        raise WeightsNotFoundError(f"{path} is not a state dict readable with weights_only=True "
-                                   f"({' '.join(str(e).split())[:160]})", fix=FIX) from None
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise WeightsNotFoundError(f"{path} holds a {type(state).__name__}, not a state dict", fix=FIX)
+    state = read_checkpoint(path, "an arcface_torch state dict", FIX)
     state = {k.removeprefix("module."): v for k, v in state.items()}
     layers = iresnet_layers(state)
     if layers not in LAYERS or "fc.weight" not in state:

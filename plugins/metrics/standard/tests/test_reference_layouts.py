@@ -82,6 +82,18 @@ def test_fid_inception_manifest_load_and_parity(tmp_path):
     assert rel_err(pool, REF["fid_inception"]["pool"]) < 1e-4
 
 
+def test_unreadable_checkpoints_are_one_line_errors(tmp_path):
+    from emoavatar_metrics.inception import load_inception
+    from emoavatar_metrics.syncnet import load_syncnet
+
+    junk = tmp_path / "junk.model"
+    junk.write_bytes(b"<html>not found</html>")  # e.g. a failed download
+    for load, what in ((load_syncnet, "SyncNet"), (load_inception, "FID Inception")):
+        with pytest.raises(WeightsNotFoundError, match=f"not an? {what} checkpoint readable with weights_only") as e:
+            load(junk)
+        assert "\n" not in str(e.value)
+
+
 # -- ArcFace (insightface arcface_torch backbone.pth; ONNX graphs) --------------------------
 @pytest.mark.parametrize("tag, layers", [("r18", (2, 2, 2, 2)), ("r50", (3, 4, 14, 3)), ("r100", (3, 13, 30, 3))])
 def test_iresnet_matches_arcface_torch_manifest(tag, layers):
