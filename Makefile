@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PLUGINS := $(sort $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/*/pyproject.toml)))
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast venv browser lint bench clean
+.PHONY: demo test test-fast venv browser lint bench clean dist
 
 venv: $(STAMP)
 
@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS)) Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip setuptools wheel
 	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip uninstall -y -q emoavatar-plugin-emohead 2>/dev/null || true  # split into -emohead-a2e, -emohead-hyperplane, -nerf
 	$(BIN)/pip install -q -e ".[test,ui,ray]" $(foreach p,$(PLUGINS),-e "$(p)[test]")
 	touch $(STAMP)
 
@@ -33,6 +34,13 @@ test: venv browser
 test-fast: venv
 	$(BIN)/python -m pytest -q -m "not slow"
 
+# Wheels of the core and every plugin in dist/ (offline: no build isolation, the venv's setuptools).
+# Then: pip install --find-links dist emoavatar-plugin-nerf
+dist: venv
+	rm -rf dist build $(addsuffix /build,$(PLUGINS))  # stale build/lib files would leak into the wheels
+	$(BIN)/pip wheel -q --no-deps --no-build-isolation -w dist . $(PLUGINS)
+	@ls dist
+
 lint: venv
 	$(BIN)/ruff check core plugins tests benchmarks
 
@@ -40,4 +48,4 @@ bench: venv
 	$(BIN)/python benchmarks/core_overhead.py
 
 clean:
-	rm -rf $(VENV) out
+	rm -rf $(VENV) out dist

@@ -25,9 +25,9 @@ def sync(device: torch.device) -> None:
 
 def bench(device: torch.device, size: int, args: argparse.Namespace) -> dict:
     from emoavatar.testing.data import kit_portrait
-    from emoavatar_emohead.nerf.data import synthetic_clip
-    from emoavatar_emohead.nerf.render import render_image
-    from emoavatar_emohead.nerf.train import NerfTrainConfig, NerfTrainer
+    from emoavatar_nerf.data import synthetic_clip
+    from emoavatar_nerf.render import render_image
+    from emoavatar_nerf.train import NerfTrainConfig, NerfTrainer
 
     p = kit_portrait()
     data = synthetic_clip(p.image, p.face.landmarks, n_frames=20, size=size)

@@ -14,7 +14,7 @@
 #   5. emoavatar train emohead-a2e             audio features -> α (FusedAttn)    -> OUT/a2e.safetensors
 #   6. emoavatar train nerf                    expression-conditioned NeRF        -> OUT/nerf/
 # Knobs (environment): OUT, EMOTIONS, SIZE (portrait px), A2E_ITERS, NERF_ITERS, NERF_RES, THREADS.
-# The end-to-end test (plugins/motion/emohead/tests/test_e2e_default_video.py) runs the same
+# The end-to-end test (tests/test_emohead_e2e.py) runs the same
 # commands with smaller sizes. About 20 min on a 2-core CPU with the defaults below (the NeRF trains
 # at ~2.4 it/s there; NERF_ITERS=300 NERF_RES=64 gives a rough preview in a few minutes).
 set -euo pipefail

@@ -63,3 +63,35 @@ def test_timeline_tracks_cross_fade_centred_on_the_switch():
     assert w[50, sad] == pytest.approx(0.5)  # crosses one half exactly at the requested time
     assert inten[0] == 1 and inten[-1] == 0.5
     assert (abs(w.sum(1) - 1) < 1e-9).all()
+
+
+def test_au_prompts_and_region_requests():
+    from emoavatar.emotions import parse_au_prompt
+
+    req = parse_emotion("AU6+AU12, strong")
+    assert req.au == {"AU6": 0.85, "AU12": 0.85} and req.segments[0].mix == {"neutral": 1.0}
+    assert parse_au_prompt("au1:0.6 + AU2 slight") == {"AU1": 0.6, "AU2": 0.35}
+    assert parse_emotion({"emotion": "sad", "au": "AU12 weak"}).au == {"AU12": 0.35}
+    req = parse_emotion("{regions: {mouth: happy, Brows: {surprised: 2}}}")
+    assert req.regions == {"mouth": {"happy": 1.0}, "brows": {"surprised": 1.0}}
+    assert req.segments[0].mix == {"neutral": 1.0} and "regions mouth" in req.describe()
+    assert parse_emotion({"emotion": "sad", "regions": {"eyes": "happy"}}).segments[0].mix == {"sad": 1.0}
+    assert parse_emotion("happy").regions == {}
+    for bad in ("AU6+AU99", "AU6 hugely", {"regions": "mouth"}, {"regions": {"mouth": "glee"}}):
+        with pytest.raises(EmotionError):
+            parse_emotion(bad)
+
+
+def test_region_weights_validate_and_default_to_global():
+    import numpy as np
+    from emoavatar.types import EmotionState
+
+    w = np.tile(np.eye(len(EMOTIONS))[1], (4, 1))
+    old = EmotionState(w, np.ones(4))
+    assert old.region_weights is None and old.regions == () and np.array_equal(old.region("mouth"), old.weights)
+    rw = np.stack([w, np.tile(np.eye(len(EMOTIONS))[6], (4, 1))], 1)
+    st = EmotionState(w, np.ones(4), regions=("mouth", "brows"), region_weights=rw)
+    assert st.region("brows")[0, 6] == 1.0 and st.region("eyes") is st.weights
+    for bad in (rw[:, :1], rw * 2, rw[:3]):
+        with pytest.raises(ValueError):
+            EmotionState(w, np.ones(4), regions=("mouth", "brows"), region_weights=bad)

@@ -1,4 +1,4 @@
-"""Listing and validating never import heavy plugin code (DESIGN §2.1)."""
+"""Listing and validating never import heavy plugin code (docs/architecture.md, "Registry")."""
 
 import subprocess
 import sys

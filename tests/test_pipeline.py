@@ -112,7 +112,7 @@ def test_yaml_transcript_applies_only_to_the_yaml_audio(tmp_path, kit_portrait_p
     original = trivial.TrivialEncoder.encode
 
     def spy(self, audio, ctx):
-        seen.append(ctx.extras.get("transcript"))
+        seen.append(ctx.ports.get("input:transcript"))
         return original(self, audio, ctx)
 
     monkeypatch.setattr(trivial.TrivialEncoder, "encode", spy)

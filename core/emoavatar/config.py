@@ -1,10 +1,10 @@
-"""Pipeline YAML as pydantic models (DESIGN §2.4).
+"""Pipeline YAML as pydantic models (docs/architecture.md, "Pipelines").
 
 ```yaml
 fps: 25
 seed: 0
 inputs: {portrait: portrait.png, audio: speech.wav, emotion: happy}   # paths relative to this file
-face: {use: dlib}
+face: {use: dlib}                               # optional: the installed default analyzer
 encoder: [{use: phonemes}, {use: prosody}]      # one component or a list
 controller: {use: mixture}
 motion: {use: facs-rig}
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from .errors import ConfigError
 
@@ -71,7 +71,8 @@ class PipelineConfig(BaseModel):
     fps: float = Field(25.0, gt=0, le=120)
     seed: int = 0
     inputs: Inputs = Field(default_factory=Inputs)
-    face: ComponentRef = Field(default_factory=lambda: ComponentRef(use="dlib"))
+    face: ComponentRef | None = Field(
+        None, description="face analyzer; omitted: the installed default (Registry.default('faces'))")
     encoder: list[ComponentRef] = Field(min_length=1)
     controller: ComponentRef
     motion: ComponentRef
@@ -80,12 +81,15 @@ class PipelineConfig(BaseModel):
     output: OutputOptions = Field(default_factory=OutputOptions)
     provenance: dict[str, Any] | None = Field(
         None, description="written by emoavatar beside each output (versions used); ignored when read")
+    #: the YAML's folder (set by load_config): relative PathOption values of components resolve against it
+    _base_dir: Path | None = PrivateAttr(None)
 
     _as_list_encoder = field_validator("encoder", "metrics", mode="before")(classmethod(lambda cls, v: _as_list(v)))
 
-    def refs(self) -> list[tuple[str, str, ComponentRef]]:
-        """``(yaml path, kind, ref)`` for every component, in pipeline order."""
-        out: list[tuple[str, str, ComponentRef]] = [("face", "faces", self.face)]
+    def refs(self) -> list[tuple[str, str, ComponentRef | None]]:
+        """``(yaml path, kind, ref)`` for every component, in pipeline order; ``ref`` is None for an
+        omitted ``face`` (validation picks the installed default)."""
+        out: list[tuple[str, str, ComponentRef | None]] = [("face", "faces", self.face)]
         out += [(f"encoder[{i}]" if len(self.encoder) > 1 else "encoder", "encoders", r)
                 for i, r in enumerate(self.encoder)]
         out += [("controller", "controllers", self.controller), ("motion", "motion", self.motion),
@@ -190,4 +194,6 @@ def parse_config(data: dict, overrides: list[tuple[str, Any]] = ()) -> PipelineC
 def load_config(path: str | Path, overrides: list[str] | list[tuple[str, Any]] = ()) -> PipelineConfig:
     """Read, override (``KEY=VALUE`` strings or pairs) and validate a pipeline YAML's structure."""
     pairs = parse_overrides(list(overrides)) if overrides and isinstance(next(iter(overrides)), str) else overrides
-    return parse_config(load_config_data(path), list(pairs))
+    config = parse_config(load_config_data(path), list(pairs))
+    config._base_dir = Path(path).resolve().parent
+    return config

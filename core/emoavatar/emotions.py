@@ -1,4 +1,4 @@
-"""The emotion vocabulary and the one parser for emotion requests (DESIGN.md §3).
+"""The emotion vocabulary and the one parser for emotion requests (docs/architecture.md, "Ports").
 
 A request may be:
 
@@ -8,7 +8,12 @@ A request may be:
   ``[{at: 0, emotion: neutral}, {at: 2.0, emotion: {happy: 0.5, surprised: 0.5}}]``;
 - a text prompt: ``{text: "I can't believe we won!"}``;
 - ``from_audio`` (arousal/valence from the speech itself);
-- FACS action-unit overrides ``{emotion: happy, au: {AU12: 0.8}}`` and an ``intensity``.
+- FACS action-unit overrides ``{emotion: happy, au: {AU12: 0.8}}`` and an ``intensity``;
+  an AU prompt (MoEE's AU-aware control) is the same as text: ``"AU6+AU12, strong"`` or
+  ``{au: "AU1+AU2:0.5"}`` (strength words: trace, slight/weak, moderate, strong, max);
+- region gates (MoEE's local gating): ``{regions: {mouth: happy, brows: surprised}}``, each
+  region holding a label or mix; ``emotion`` (default neutral) covers the regions not named.
+  Region names are the controller's (``moee``: brows, eyes, mouth).
 
 From the command line the same structures are written as YAML flow text, e.g.
 ``--emotion "{happy: .6, surprised: .4}"``; a plain word is a label.
@@ -49,7 +54,15 @@ ACTION_UNITS: dict[str, str] = {
     "AU43": "eyes closed", "AU45": "blink",
 }
 
-_REQUEST_KEYS = {"emotion", "label", "mix", "timeline", "text", "from_audio", "au", "intensity", "transition"}
+_REQUEST_KEYS = {"emotion", "label", "mix", "timeline", "text", "from_audio", "au", "intensity", "transition",
+                 "regions"}
+
+#: AU prompt strength words -> AU target (FACS intensity letters A-E read the same way).
+AU_STRENGTHS: dict[str, float] = {
+    "trace": 0.2, "a": 0.2, "slight": 0.35, "weak": 0.35, "b": 0.35, "moderate": 0.6, "medium": 0.6, "c": 0.6,
+    "strong": 0.85, "marked": 0.85, "d": 0.85, "max": 1.0, "maximum": 1.0, "extreme": 1.0, "e": 1.0,
+}
+_AU_PROMPT = re.compile(r"^\s*au\s*\d+", re.IGNORECASE)
 
 
 def canonical_emotion(name: str) -> str:
@@ -93,6 +106,8 @@ class EmotionRequest:
     au: Mapping[str, float] = field(default_factory=dict)
     intensity: float = 1.0
     transition: float = 0.3
+    #: ``{region: mix}``: per-region emotions (local gates); empty = the whole face follows ``segments``.
+    regions: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
     @property
     def source(self) -> str:
@@ -108,6 +123,9 @@ class EmotionRequest:
                 f"{s.start:g}s " + "+".join(f"{k}:{v:.2f}" for k, v in s.mix.items()) for s in self.segments
             )
         extra = f", AU {dict(self.au)}" if self.au else ""
+        if self.regions:
+            extra += ", regions " + "; ".join(
+                f"{r}: " + "+".join(f"{k}:{v:.2f}" for k, v in m.items()) for r, m in self.regions.items())
         return f"{head} @ intensity {self.intensity:g}{extra}"
 
 
@@ -139,6 +157,47 @@ def parse_mix(value: Any) -> dict[str, float]:
     if total <= 0:
         raise EmotionError(f"mix {dict(value)} has no positive weight")
     return {k: v / total for k, v in mix.items() if v > 0}
+
+
+def parse_au_prompt(text: str) -> dict[str, float]:
+    """``"AU6+AU12, strong"`` / ``"AU1:0.6 + AU2 slight"`` -> ``{AU6: 0.85, AU12: 0.85}``.
+
+    AUs are joined by ``+`` or ``,``; each may carry ``:VALUE`` or its own strength word; a
+    strength word on its own applies to every AU without one (default ``strong``)."""
+    default = AU_STRENGTHS["strong"]
+    found: list[tuple[str, float | None]] = []
+    for part in (p.strip() for p in re.split(r"[+,]", str(text)) if p.strip()):
+        low = part.lower()
+        if low in AU_STRENGTHS and not low.startswith("au"):
+            default = AU_STRENGTHS[low]
+            continue
+        m = re.fullmatch(r"(au\s*\d+)\s*(?:[:=]\s*([0-9.]+)|\s+([a-z]+))?", low)
+        if not m:
+            raise EmotionError(f"cannot read AU prompt part {part!r} in {text!r}",
+                               fix="write e.g. 'AU6+AU12, strong' or 'AU1:0.6+AU2:0.4'")
+        value = None
+        if m.group(2):
+            value = _parse_intensity(m.group(2), f"{m.group(1).upper()} value")
+        elif m.group(3):
+            if m.group(3) not in AU_STRENGTHS:
+                raise EmotionError(f"unknown AU strength {m.group(3)!r}", fix=f"use one of {', '.join(AU_STRENGTHS)}")
+            value = AU_STRENGTHS[m.group(3)]
+        found.append((canonical_au(m.group(1).upper()), value))
+    if not found:
+        raise EmotionError(f"AU prompt {text!r} names no action unit", fix="write e.g. 'AU6+AU12, strong'")
+    return {name: default if value is None else value for name, value in found}
+
+
+def _parse_regions(value: Any) -> dict[str, dict[str, float]]:
+    if not isinstance(value, Mapping) or not value:
+        raise EmotionError(f"regions must be a mapping like {{mouth: happy, brows: surprised}}, got {value!r}")
+    out = {}
+    for name, mix in value.items():
+        key = str(name).strip().lower()
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", key):
+            raise EmotionError(f"bad region name {name!r}", fix="use a region name such as brows, eyes, mouth")
+        out[key] = parse_mix(mix)
+    return out
 
 
 def _parse_intensity(value: Any, where: str = "intensity") -> float:
@@ -195,6 +254,8 @@ def parse_emotion(spec: Any) -> EmotionRequest:
                 raise EmotionError(f"cannot read emotion {text!r}: {str(e).splitlines()[0]}") from None
         if text.lower().startswith("text:"):
             return EmotionRequest(text=text[5:].strip())
+        if _AU_PROMPT.match(text):
+            return EmotionRequest(segments=(EmotionSegment(0.0, {"neutral": 1.0}),), au=parse_au_prompt(text))
         return EmotionRequest(segments=(EmotionSegment(0.0, parse_mix(text)),))
     if isinstance(spec, list):
         return EmotionRequest(segments=_parse_timeline(spec))
@@ -229,6 +290,8 @@ def parse_emotion(spec: Any) -> EmotionRequest:
     else:
         segments = (EmotionSegment(0.0, {"neutral": 1.0}),)
     au_in = spec.get("au") or {}
+    if isinstance(au_in, str):
+        au_in = parse_au_prompt(au_in)
     if not isinstance(au_in, Mapping):
         raise EmotionError(f"au must be a mapping like {{AU12: 0.8}}, got {au_in!r}")
     au = {canonical_au(k): _parse_intensity(v, f"au.{k}") for k, v in au_in.items()}
@@ -239,4 +302,5 @@ def parse_emotion(spec: Any) -> EmotionRequest:
         raise EmotionError(f"transition must be seconds, got {spec.get('transition')!r}") from None
     if transition < 0:
         raise EmotionError(f"transition must be >= 0 seconds, got {transition}")
-    return EmotionRequest(segments, text, from_audio, au, intensity, transition)
+    regions = _parse_regions(spec["regions"]) if spec.get("regions") is not None else {}
+    return EmotionRequest(segments, text, from_audio, au, intensity, transition, regions)

@@ -22,13 +22,19 @@ from .types import Audio, AudioFeatures, EmotionState, Face, MetricResult, Motio
 @dataclass
 class RunContext:
     """What every stage may know about the run: ``fps``, ``n_frames`` (T), ``seed`` and a
-    seeded ``rng``; ``face`` is the pipeline's FaceAnalyzer (for stages that need one)."""
+    seeded ``rng``; ``face`` is the pipeline's FaceAnalyzer (for stages that need one).
+
+    ``ports``: the run's port values the stage declares (``ctx.ports.get("input:transcript")``,
+    ``ctx.ports.get("words")``); reading an undeclared one raises PortError (see
+    :mod:`emoavatar.ports`). ``extras`` holds run facts that are not ports (portrait_path,
+    audio_path, request)."""
 
     fps: float = 25.0
-    n_frames: int = 0  # T; extras may hold portrait_path, audio_path, request, transcript
+    n_frames: int = 0  # T
     seed: int = 0
     face: "FaceAnalyzer | None" = None
     extras: dict = field(default_factory=dict)
+    ports: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.rng = np.random.default_rng(self.seed)
@@ -148,7 +154,7 @@ class FaceAnalyzer(Component):
 
         This default runs :meth:`detect` on the whole image and returns the face whose box overlaps
         ``box`` most (IoU > 0.3); analyzers with a landmark fitter override it."""
-        from .tracking import box_iou
+        from .geometry import box_iou
 
         scored = [(box_iou(f.box, box), f) for f in self.detect(image)]
         iou, face = max(scored, key=lambda p: p[0], default=(0.0, None))
@@ -156,17 +162,10 @@ class FaceAnalyzer(Component):
 
     @staticmethod
     def main_face(faces: list[Face]) -> Face | None:
-        """The main face among ``faces`` (None if empty): the largest, except that among faces within
-        20 % of the largest area the most confident wins (detector boxes come in coarse sizes, and a
-        weak false detection, such as a badge on a jacket, can be as large as the real face)."""
-        if not faces:
-            return None
+        """The main face among ``faces`` (None if empty): see :func:`emoavatar.geometry.main_face`."""
+        from .geometry import main_face
 
-        def area(f: Face) -> float:
-            return (f.box[2] - f.box[0]) * (f.box[3] - f.box[1])
-
-        largest = max(area(f) for f in faces)
-        return max((f for f in faces if area(f) >= 0.8 * largest), key=lambda f: f.score)
+        return main_face(faces)
 
     def analyze(self, image: np.ndarray, *, source: str = "image", embed: bool = True) -> Face:
         """The :meth:`main_face` with its embedding; :class:`FaceNotFoundError` if none."""

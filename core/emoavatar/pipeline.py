@@ -2,7 +2,7 @@
 
 Stages run in order; audio features, the emotion timeline and the motion are small per-frame
 arrays, while frames are rendered and encoded chunk by chunk so memory does not grow with the
-length of the audio (DESIGN §2.6). The video goes to a temporary file renamed on success.
+length of the audio (docs/architecture.md, "Runner"). The video goes to a temporary file renamed on success.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from .emotions import parse_emotion
 from .errors import ConfigError, MediaError
 from .hookspecs import get_plugin_manager, postprocess
 from .interfaces import RunContext
+from .ports import StageCaller
 from .registry import Registry, get_registry
 from .spec import API_VERSION
-from .types import Audio, FeatureSet, Portrait
+from .types import Audio, Portrait
 from .validate import ValidationReport, validate_config
 
 ProgressFn = Callable[[str, int, int], None]
@@ -125,19 +126,15 @@ class Pipeline:
         if transcript:
             ctx.extras["transcript"] = transcript
 
-        features = FeatureSet()
-        for comp in report.components:
-            if comp.kind == "encoders":
-                feats = self.registry.create(comp.kind, comp.spec.name, comp.options).encode(audio_obj, ctx)
-                features.add(feats)
-                if "words" in feats.meta:  # word timings (an aligner's) for text encoders downstream
-                    ctx.extras.setdefault("words", feats.meta["words"])
+        # each stage sees only its declared ports; outputs are checked (ports.py)
+        stages = StageCaller(report, self.registry, ctx, inputs={"input:transcript": transcript or None})
+        stages.encode(audio_obj)  # in dependency order (an aligner's words before a text encoder)
         t = tick("encode", t)
-        state = self._build("controller").control(request, features, ctx)
+        state = stages.control(self._build("controller"), request)
         t = tick("control", t)
-        motion = self._build("motion").generate(features, state, port, ctx)
+        motion = stages.generate(self._build("motion"), state, port)
         t = tick("motion", t)
-        renderer = self._build("renderer")
+        renderer = stages.renderer(self._build("renderer"))
         renderer.prepare(port, ctx)
         t = tick("prepare", t)
 
@@ -178,6 +175,8 @@ class Pipeline:
         for c in self.validate().components:
             ref_path = c.path.replace("[", ".").replace("]", "")
             node: Any = data
+            if data.get(ref_path, 0) is None:  # an omitted face: record the default that was used
+                data[ref_path] = {"use": c.spec.name}
             for part in ref_path.split("."):
                 node = node[int(part)] if part.isdigit() else node[part]
             if not isinstance(node, dict):  # single encoder stored as a list of one
@@ -208,7 +207,7 @@ class Pipeline:
 
         metrics = [c for c in self.validate().components if c.kind == "metrics"]
         options = EvaluationOptions(metric_config={c.spec.name: c.options.model_dump() for c in metrics},
-                                    face=self.config.face.use, fps=result.fps)
+                                    face=self.validate().by_path("face").spec.name, fps=result.fps)
         sample = EvalSample(result.output, portrait=portrait, audio=audio, emotion=request, fps=result.fps)
         report = evaluate([sample], [c.spec.name for c in metrics], options, registry=self.registry)
         write_report(report, result.output.with_name(result.output.stem + ".metrics.json"))
@@ -227,6 +226,8 @@ def _emotion_for_yaml(request: Any) -> Any:
                             **({"intensity": s.intensity} if s.intensity is not None else {})} for s in request.segments]
     if request.au:
         out["au"] = dict(request.au)
+    if getattr(request, "regions", None):
+        out["regions"] = {r: dict(m) for r, m in request.regions.items()}
     out["intensity"] = request.intensity
     out["transition"] = request.transition
     return out

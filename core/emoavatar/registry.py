@@ -2,8 +2,12 @@
 
 An entry point names a light :class:`~emoavatar.spec.ComponentSpec` (``pkg.spec:SPEC``).
 Listing loads only those specs; a plugin's heavy modules are imported by :meth:`Registry.create`.
-Failures are collected per plugin (DESIGN §2.2): a broken plugin is listed with its error
-and only pipelines that use it fail. ``EMOAVATAR_STRICT=1`` makes any failure fatal.
+Failures are collected per plugin (docs/architecture.md, "Registry"): a broken plugin is listed
+with its error and only pipelines that use it fail. ``EMOAVATAR_STRICT=1`` makes any failure fatal.
+
+Besides the six stage kinds, two published kinds are listed the same way: ``spaces``
+(:class:`~emoavatar.spaces.MotionSpace`, group ``emoavatar.spaces``) and ``trainers``
+(:class:`~emoavatar.spec.TrainerSpec`, group ``emoavatar.trainers``; see :mod:`.published`).
 """
 
 from __future__ import annotations
@@ -80,13 +84,20 @@ class Registry:
                     entry.error = f"{type(e).__name__}: {e}" if not isinstance(e, PluginError) else e.message
                     if _strict():
                         raise PluginError(entry.describe_error()) from e
+        from .published import discover_published
+
+        discover_published(entries, eps)
         for spec in self._extra:
             entries[(spec.kind, spec.name)] = PluginEntry(spec.name, spec.kind, "(in-process)", "-",
-                                                          spec.factory, self._check(spec, spec.kind, spec.name))
+                                                          getattr(spec, "factory", ""), self._check(spec, spec.kind, spec.name))
         return entries
 
     @staticmethod
     def _check(obj: Any, kind: str, name: str) -> ComponentSpec:
+        from .published import PUBLISHED_KINDS
+
+        if kind in PUBLISHED_KINDS:
+            return PUBLISHED_KINDS[kind].check(obj, name)
         if not isinstance(obj, ComponentSpec):
             raise PluginError(f"entry point must name a ComponentSpec, got {type(obj).__name__}")
         if obj.kind != kind:
@@ -144,15 +155,36 @@ class Registry:
         cfg = options if options is not None and not isinstance(options, dict) else spec.config.model_validate(options or {})
         return cls(cfg)
 
-    def doctor(self) -> list[PluginEntry]:
-        """Import every plugin's factory too, recording failures (slow: loads model code)."""
-        for e in self.list():
+    def doctor(self, kind: str | None = None) -> list[PluginEntry]:
+        """Import every plugin's factory too (of ``kind`` only, if given), recording failures (slow:
+        loads model code)."""
+        from .published import doctor_entry
+
+        for e in self.list(kind):
             if e.ok:
                 try:
-                    e.spec.load_class()  # type: ignore[union-attr]
+                    doctor_entry(e)
                 except PluginError as err:
                     e.error = err.message
         return self.list()
+
+    def space(self, name: str):
+        """The published :class:`~emoavatar.spaces.MotionSpace` ``name``, or None when no healthy one is."""
+        e = self.entries.get(("spaces", name))
+        return e.spec if e is not None and e.ok else None
+
+    def default(self, kind: str) -> str:
+        """The component of ``kind`` to use when none is named: the only healthy one, else the one
+        whose spec sets ``default=True``; PluginError when that is ambiguous or none is installed."""
+        ok = [e for e in self.list(kind) if e.ok]
+        if len(ok) == 1:
+            return ok[0].name
+        marked = [e for e in ok if getattr(e.spec, "default", False)]
+        if len(marked) == 1:
+            return marked[0].name
+        names = ", ".join(e.name for e in ok) or "none"
+        raise PluginError(f"no default {KIND_NAMES.get(kind, kind)}: installed {names}",
+                          fix=f"name one explicitly (installed: {names})")
 
 
 _default: Registry | None = None

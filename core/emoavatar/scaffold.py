@@ -1,5 +1,5 @@
 """`emoavatar new-plugin --kind KIND NAME [--dir DIR]`: write a plugin distribution that
-installs and passes its kind's contract suite as generated (DESIGN §2.8)."""
+installs and passes its kind's contract suite as generated (docs/writing-plugins.md)."""
 
 from __future__ import annotations
 
@@ -54,7 +54,11 @@ def new_plugin(kind: str, name: str, directory: str | Path = ".") -> Path:
                extra_deps=', "dlib-bin"' if kind == "faces" else "")
     consumes = comp["consumes"]
     produces = comp["produces"].format(feature=feature)
-    extra = "\n    requires=()," if kind == "metrics" else ""
+    extra = {
+        "metrics": (f'\n    requires=(),\n    columns=(Column("{name}", better=None, unit="grey level"),),'
+                    f'\n    plots=(SeriesPlot("{name}", ("{name}",), "brightness per frame", "grey level"),),'),
+        "controllers": "\n    follows_request=True,  # False if the emotion comes from data, not the request",
+    }.get(kind, "")
     files = {
         "pyproject.toml": T.PYPROJECT.format(**fmt),
         "README.md": T.README.format(**fmt, consumes=consumes, produces=produces),

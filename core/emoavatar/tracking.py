@@ -18,16 +18,20 @@ Frames where detection finds no face give None. Numpy only (the core does not im
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from typing import Iterable, Protocol
 
 import numpy as np
 
+from .geometry import Box, box_iou, main_face
 from .types import LEFT_EYE, NOSE, RIGHT_EYE, Face
 
-if TYPE_CHECKING:
-    from .interfaces import FaceAnalyzer
 
-Box = tuple[float, float, float, float]
+class FaceAnalyzer(Protocol):
+    """What the tracker needs of a :class:`emoavatar.interfaces.FaceAnalyzer` (not imported here)."""
+
+    def detect(self, image: np.ndarray) -> list[Face]: ...
+
+    def fit(self, image: np.ndarray, box: Box) -> Face | None: ...
 
 #: A fit is lost when more than this fraction of its landmarks lies outside the image ...
 MAX_OUTSIDE = 0.25
@@ -40,15 +44,6 @@ THUMB = 16
 #: The box moves with the centroid of the nose and eyes (27-47): points that move with the head but
 #: not with speech (the jaw and lips would drag the box down whenever the mouth opens).
 STABLE = np.r_[NOSE, RIGHT_EYE, LEFT_EYE]
-
-
-def box_iou(a: Box, b: Box) -> float:
-    """Intersection over union of two (x0, y0, x1, y1) boxes; 0 when either is empty."""
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
 
 
 def landmark_spread(landmarks: np.ndarray) -> float:
@@ -85,9 +80,7 @@ def similarity(a: np.ndarray | None, b: np.ndarray | None) -> float:
 
 def _main_face(faces: list[Face]) -> Face | None:
     """The face a new track starts from: :meth:`FaceAnalyzer.main_face`'s rule."""
-    from .interfaces import FaceAnalyzer
-
-    return FaceAnalyzer.main_face(faces)
+    return main_face(faces)
 
 
 class _Track:

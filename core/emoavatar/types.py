@@ -1,4 +1,4 @@
-"""The data that flows between stages (the ports of DESIGN.md §3).
+"""The data that flows between stages (docs/architecture.md, "Ports").
 
 Everything here is numpy; the core never imports torch. Shapes use T = video frames.
 """
@@ -30,7 +30,7 @@ class Audio:
 
     ``Audio.from_array`` wraps samples already in memory. ``Audio.load`` only probes the
     file; ``.samples`` decodes and resamples it with PyAV on first access, so stages that
-    only need ``duration`` never hold the waveform (DESIGN §2.6).
+    only need ``duration`` never hold the waveform (docs/architecture.md, "Runner").
     """
 
     def __init__(
@@ -103,7 +103,9 @@ class AudioFeatures:
     """Per-frame features ``values [T, D]`` at ``fps``; ``kind`` names the port (``features:KIND``).
 
     ``names`` optionally labels the D columns (e.g. viseme names, ``energy``/``pitch``).
-    ``meta`` carries extras such as recognised phone segments with timings.
+    ``meta`` carries extras such as recognised phone segments with timings. ``ports`` holds the
+    other ports the encoder produces beside ``features:KIND`` (each declared in its spec's
+    ``produces``), e.g. ``{"words": [("hello", 0.12, 0.48), ...]}`` from a forced aligner.
     """
 
     values: np.ndarray
@@ -111,6 +113,7 @@ class AudioFeatures:
     fps: float
     names: tuple[str, ...] | None = None
     meta: dict = field(default_factory=dict)
+    ports: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.values = np.asarray(self.values, dtype=np.float32)
@@ -153,7 +156,13 @@ class FeatureSet(dict):
 class EmotionState:
     """Per-frame emotion: ``weights [T, E]`` over :data:`EMOTIONS` (rows sum to 1),
     ``intensity [T]`` in [0, 1], optional FACS targets ``au [T, K]`` named by ``au_names``
-    (NaN = not overridden), optional ``latent [T, L]``."""
+    (NaN = not overridden), optional ``latent [T, L]``.
+
+    Optional region gates (MoEE's local gating): ``regions`` names R face regions (the
+    controller documents which AUs each covers; ``moee`` uses ``("brows", "eyes", "mouth")``)
+    and ``region_weights [T, R, E]`` gives each region its own distribution over the
+    vocabulary (each ``[t, r]`` row sums to 1). ``None`` = no regional difference: every
+    region follows ``weights``."""
 
     weights: np.ndarray
     intensity: np.ndarray
@@ -161,6 +170,8 @@ class EmotionState:
     au_names: tuple[str, ...] = ()
     latent: np.ndarray | None = None
     vocabulary: tuple[str, ...] = EMOTIONS
+    regions: tuple[str, ...] = ()
+    region_weights: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.weights = np.asarray(self.weights, dtype=np.float32)
@@ -173,6 +184,15 @@ class EmotionState:
             self.au = np.asarray(self.au, dtype=np.float32)
             if self.au.shape != (self.weights.shape[0], len(self.au_names)):
                 raise ValueError(f"EmotionState.au must be [T, {len(self.au_names)}], got {self.au.shape}")
+        if self.region_weights is not None:
+            self.regions = tuple(self.regions)
+            rw = self.region_weights = np.asarray(self.region_weights, dtype=np.float32)
+            want = (self.weights.shape[0], len(self.regions), len(self.vocabulary))
+            if not self.regions or rw.shape != want:
+                raise ValueError(f"EmotionState.region_weights must be [T, R, E] = {want} (R = len(regions)), "
+                                 f"got {rw.shape}")
+            if not np.isfinite(rw).all() or (rw < 0).any() or not np.allclose(rw.sum(-1), 1.0, atol=1e-3):
+                raise ValueError("EmotionState.region_weights rows must be >= 0 and sum to 1")
 
     def __len__(self) -> int:
         return self.weights.shape[0]
@@ -182,6 +202,12 @@ class EmotionState:
 
     def dominant(self) -> list[str]:
         return [self.vocabulary[i] for i in self.weights.argmax(1)]
+
+    def region(self, name: str) -> np.ndarray:
+        """Weights ``[T, E]`` of face region ``name`` (the global ``weights`` without region gates)."""
+        if self.region_weights is None or name not in self.regions:
+            return self.weights
+        return self.region_weights[:, self.regions.index(name)]
 
 
 @dataclass

@@ -1,5 +1,7 @@
-"""Checking a pipeline before any weights load (DESIGN §2.3): components exist and are
-healthy, their ``with`` options fit their config models, ports connect, the emotion parses.
+"""Checking a pipeline before any weights load (docs/architecture.md, "Validation"): components
+exist and are healthy, their ``with`` options fit their config models (relative path options
+resolved against the YAML's folder), ports connect (encoders may consume other encoders' ports;
+no cycles), the emotion parses, and the input files exist.
 
 Only light specs are read; no plugin model code (torch, dlib) is imported.
 """
@@ -10,9 +12,9 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ValidationError
 
-from .config import PipelineConfig, validation_message
+from .config import ComponentRef, PipelineConfig, validation_message
 from .emotions import parse_emotion
-from .errors import ConfigError, EmoAvatarError, PluginError, PortError
+from .errors import ConfigError, EmoAvatarError, MediaError, PluginError, PortError
 from .registry import KIND_NAMES, Registry, get_registry
 from .spec import ComponentSpec, port_matches
 
@@ -50,6 +52,12 @@ class ValidationReport:
 
 def resolve_components(config: PipelineConfig, registry: Registry, report: ValidationReport) -> None:
     for path, kind, ref in config.refs():
+        if ref is None:  # an omitted face: the installed default
+            try:
+                ref = ComponentRef(use=registry.default(kind))
+            except PluginError as e:
+                report.problems.append(PluginError(f"{path}.use: {e.message}", fix=e.fix))
+                continue
         try:
             entry = registry.entry(kind, ref.use)
             spec = registry.spec(kind, ref.use)
@@ -57,7 +65,7 @@ def resolve_components(config: PipelineConfig, registry: Registry, report: Valid
             report.problems.append(PluginError(f"{path}.use: {e.message}", fix=e.fix))
             continue
         try:
-            options = spec.config.model_validate(ref.with_)
+            options = spec.config.model_validate(ref.with_, context={"base_dir": config._base_dir})
         except ValidationError as e:
             report.problems.append(ConfigError(validation_message(e, f"{path}.with")))
             continue
@@ -70,14 +78,20 @@ def _offered(components: list[ResolvedComponent], kinds: set[str]) -> list[tuple
 
 def check_ports(report: ValidationReport) -> None:
     """Every consumed port is produced upstream; name both sides when not."""
-    upstream = {"encoders": set(), "controllers": {"encoders"}, "motion": {"encoders", "controllers"},
+    from .ports import INPUT_PORTS, order_encoders
+
+    upstream = {"encoders": {"encoders"}, "controllers": {"encoders"}, "motion": {"encoders", "controllers"},
                 "renderers": {"motion"}}
     for comp in report.components:
         if comp.kind not in upstream:
             continue
-        offered = _offered(report.components, upstream[comp.kind])
+        offered = [(p, c) for p, c in _offered(report.components, upstream[comp.kind]) if c is not comp]
+        for want in tuple(comp.spec.consumes) + tuple(comp.spec.optional):
+            if want.startswith("input:") and want not in INPUT_PORTS:
+                report.problems.append(PortError(f"{comp.label} declares {want}, which is not a pipeline input",
+                                                 fix=f"pipeline inputs: {', '.join(INPUT_PORTS)}"))
         for want in comp.spec.consumes:
-            if any(port_matches(p, want) for p, _ in offered):
+            if want in INPUT_PORTS or any(port_matches(p, want) for p, _ in offered):
                 continue
             same_prefix = [(p, c) for p, c in offered if p.split(":")[0] == want.split(":")[0]]
             if same_prefix:
@@ -87,14 +101,31 @@ def check_ports(report: ValidationReport) -> None:
                 kinds = " or ".join(KIND_NAMES[k] for k in sorted(upstream[comp.kind])) or "no stage"
                 msg = f"{comp.label} consumes {want} but no {kinds} in this pipeline produces it"
             report.problems.append(PortError(msg, fix="pick stages whose ports match (`emoavatar plugins` lists them)"))
+    try:
+        order_encoders(report.components)
+    except PortError as e:
+        report.problems.append(e)
 
 
-def validate_config(config: PipelineConfig, registry: Registry | None = None) -> ValidationReport:
-    """All problems of a pipeline, without importing plugin code."""
+def check_inputs(config: PipelineConfig, report: ValidationReport) -> None:
+    """The portrait and audio the YAML names exist (a run would fail on them later)."""
+    for key in ("portrait", "audio"):
+        path = getattr(config.inputs, key)
+        if path is not None and not path.is_file():
+            report.problems.append(MediaError(f"inputs.{key}: file not found: {path}",
+                                              fix="check the path (relative paths are relative to the YAML's folder)"))
+
+
+def validate_config(config: PipelineConfig, registry: Registry | None = None, *, inputs: bool = False
+                    ) -> ValidationReport:
+    """All problems of a pipeline, without importing plugin code; ``inputs``: also check that the
+    input files it names exist (``emoavatar validate``; a run may replace them on the command line)."""
     report = ValidationReport()
     resolve_components(config, registry or get_registry(), report)
     if not report.problems:  # ports of a missing component would only repeat its error
         check_ports(report)
+    if inputs:
+        check_inputs(config, report)
     if config.inputs.emotion is not None:
         try:
             parse_emotion(config.inputs.emotion)

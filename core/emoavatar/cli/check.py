@@ -25,7 +25,7 @@ def validate(args: argparse.Namespace) -> int:
     from ..validate import validate_config
 
     cfg = load_config(args.pipeline, args.set)
-    report = validate_config(cfg)
+    report = validate_config(cfg, inputs=True)
     if args.emotion is not None:
         try:
             parse_emotion(args.emotion)

@@ -1,5 +1,7 @@
 """`emoavatar train COMPONENT [ARGS...]`: run a trainer that a plugin registers under the
-entry-point group ``emoavatar.trainers`` (a callable ``main(argv) -> int``)."""
+entry-point group ``emoavatar.trainers``: a :class:`~emoavatar.spec.TrainerSpec` in a light spec
+module, or a callable ``main(argv) -> int``. Trainers are registry components (``trainers``):
+listed by ``emoavatar plugins``, imported by ``--doctor``, refused outside their API range."""
 
 from __future__ import annotations
 
@@ -14,9 +16,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def trainers() -> dict:
-    from importlib import metadata
+    """Trainer name -> registry entry (healthy or broken)."""
+    from ..registry import get_registry
 
-    return {ep.name: ep for ep in metadata.entry_points().select(group="emoavatar.trainers")}
+    return {e.name: e for e in get_registry().list("trainers")}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,14 +27,17 @@ def run(args: argparse.Namespace) -> int:
 
     found = trainers()
     if not args.component:
-        for name, ep in sorted(found.items()):
-            print(f"{name:24s} {ep.value}")
+        for name, e in sorted(found.items()):
+            print(f"{name:24s} {e.target}" + ("" if e.ok else f"  [broken: {e.error}]"))
         return 0
     if args.component not in found:
         raise PluginError(f"no trainer named {args.component!r}",
                           fix=f"installed trainers: {', '.join(sorted(found)) or 'none'}")
+    entry = found[args.component]
+    if not entry.ok:
+        raise PluginError(entry.describe_error(), fix="`emoavatar plugins --doctor` shows details")
     try:
-        main = found[args.component].load()
-    except Exception as e:  # noqa: BLE001
-        raise PluginError(f"trainer {args.component} cannot be imported: {type(e).__name__}: {e}") from e
+        main = entry.spec.load_class()
+    except PluginError as e:
+        raise PluginError(f"trainer {args.component} cannot be imported: {e.message}") from e
     return int(main(list(args.args)) or 0)

@@ -39,12 +39,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", help="write the report to this file")
     p.add_argument("--plots", metavar="DIR", help="write PNG plots into this folder")
     p.add_argument("--notes", action="store_true", help="print every metric's notes under the table")
-    p.add_argument("--face", default="dlib", help="face analyzer plugin for landmark metrics (default: dlib)")
+    p.add_argument("--face", help="face analyzer plugin for landmark metrics (default: the installed default one)")
     p.add_argument("--engine", choices=("local", "ray"), default="local",
                    help="local: this process; ray: spread the videos over a Ray cluster (pip install 'emoavatar[ray]')")
     p.add_argument("--address", help="with --engine ray: cluster address (auto, HOST:6379); default: a local Ray")
     p.add_argument("--workers", type=int, help="with --engine ray: number of Ray tasks (default: the cluster's CPUs)")
-    p.set_defaults(func=handler)
+    p.set_defaults(func=handler, _evaluate_parser=p)
 
 
 def parse_sets(items: list[str]) -> dict[str, dict]:
@@ -76,13 +76,18 @@ def handler(args: argparse.Namespace) -> int:
     from .report import format_for_path, render, render_table, write_report
     from .runner import EvaluationOptions, evaluate
 
+    usage = getattr(args, "_evaluate_parser", None)
     if args.manifest and args.target:
+        if usage is not None:
+            usage.error("give VIDEO_OR_FOLDER or --manifest, not both")
         raise ConfigError("give VIDEO_OR_FOLDER or --manifest, not both")
     if args.manifest:
         samples = read_manifest(args.manifest)
     elif args.target:
         samples = samples_from_args(args.target, args.reference, args.audio, args.portrait, args.emotion, args.fps)
     else:
+        if usage is not None:
+            usage.error("nothing to evaluate: give a video, a folder of videos or --manifest FILE")
         raise ConfigError("nothing to evaluate", fix="give a video, a folder of videos or --manifest FILE")
     names = [n for n in args.metrics.split(",") if n.strip()] if args.metrics else None
     metric_config = parse_sets(args.set)

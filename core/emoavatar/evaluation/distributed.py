@@ -41,6 +41,7 @@ def evaluate_ray(samples: list[EvalSample], names: list[str] | None, options: Ev
         res.name = name
     metrics = reports[0].metrics if reports else list(names or [])
     merged = EvaluationReport(metrics, ordered)
+    merged.specs = reports[0].specs if reports else {}  # columns' directions and plots, from the metrics' specs
     for rep in reports:
         for m in rep.pooled:
             merged.pooled[m] = MetricOutcome(m, skipped="pooled over all samples only without --engine ray "

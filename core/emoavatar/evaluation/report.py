@@ -12,23 +12,28 @@ from pathlib import Path
 from .runner import EvaluationReport
 
 FORMATS = ("table", "csv", "json", "md")
-#: Better direction of known columns (shown as arrows); others have none.
-HIGHER_BETTER = {"psnr", "ssim", "csim", "id_match", "av_conf", "av_corr", "av_corr0", "lse_c", "emotion_acc"}
-LOWER_BETTER = {"m_lmd_px256", "f_lmd_px256", "m_lmd_iod", "f_lmd_iod", "id_dist", "lse_d", "aue", "fid", "fid_pooled",
-                "jitter", "jitter_rigid"}
-#: Columns that count things (frames, blinks): printed without decimals.
-INTEGER_COLUMNS = {"av_offset", "syncnet_offset", "blinks", "blinks_ref"}
 MAX_SAMPLE_COLUMNS = 4
 
 
-def arrow(col: str) -> str:
-    return " ↑" if col in HIGHER_BETTER else " ↓" if col in LOWER_BETTER else ""
+def arrow(col: str, report: EvaluationReport | None = None) -> str:
+    """`` ↑`` / `` ↓`` when the metric's spec declares the column's better direction (``Column.better``)."""
+    spec = report.column_spec(col) if report is not None else None
+    better = spec.better if spec is not None else None
+    return " ↑" if better == "higher" else " ↓" if better == "lower" else ""
 
 
-def fmt(v: float | None, col: str = "") -> str:
+def label(col: str, report: EvaluationReport | None = None) -> str:
+    """``psnr ↑ (dB)``: the column with its direction and unit (from the metric's spec)."""
+    spec = report.column_spec(col) if report is not None else None
+    unit = f" ({spec.unit})" if spec is not None and spec.unit else ""
+    return col + arrow(col, report) + unit
+
+
+def fmt(v: float | None, col: str = "", report: EvaluationReport | None = None) -> str:
     if v is None or not math.isfinite(v):
         return "n/a"
-    if col in INTEGER_COLUMNS and float(v).is_integer():
+    spec = report.column_spec(col) if report is not None and col else None
+    if spec is not None and spec.integer and float(v).is_integer():
         return str(int(v))
     if abs(v) >= 100:
         return f"{v:.1f}"
@@ -49,9 +54,9 @@ def _rows(report: EvaluationReport) -> tuple[list[str], list[list[str]]]:
     rows = []
     for c in report.columns:
         s = summary[c]
-        cells = [owner.get(c, ""), c + arrow(c)]
+        cells = [owner.get(c, ""), label(c, report)]
         if show:
-            cells += [fmt(r.values().get(c), c) for r in report.samples]
+            cells += [fmt(r.values().get(c), c, report) for r in report.samples]
         if not single:
             cells.append(f"{fmt(s.mean)} ± {fmt(s.std)} ({s.n})" if s.n else "n/a (0)")
         rows.append(cells)
@@ -69,7 +74,7 @@ def _skip_lines(report: EvaluationReport) -> list[str]:
 
 
 def _pooled_lines(report: EvaluationReport) -> list[str]:
-    return [f"pooled over all videos: {k}{arrow(k)} = {fmt(v, k)}"
+    return [f"pooled over all videos: {label(k, report)} = {fmt(v, k, report)}"
             for o in report.pooled.values() for k, v in o.values.items()]
 
 
@@ -154,8 +159,14 @@ def to_dict(report: EvaluationReport) -> dict:
         })
     summary = {c: {"mean": _num(v.mean), "std": _num(v.std), "n": v.n} for c, v in report.summary().items()}
     pooled = {k: _num(v) for o in report.pooled.values() for k, v in o.values.items()}
-    return {"metrics": report.metrics, "columns": report.columns, "summary": summary, "pooled": pooled,
-            "samples": samples}
+    directions = {c: d for c in report.columns + list(pooled) if (d := _better(report, c))}
+    return {"metrics": report.metrics, "columns": report.columns, "better": directions, "summary": summary,
+            "pooled": pooled, "samples": samples}
+
+
+def _better(report: EvaluationReport, col: str) -> str | None:
+    spec = report.column_spec(col)
+    return spec.better if spec is not None else None
 
 
 def to_json(report: EvaluationReport) -> str:

@@ -24,9 +24,6 @@ from ..interfaces import EvalSample, RunContext
 
 #: Fields of EvalSample a metric may require; "audio" is also met by the video's own audio track.
 INPUT_FIELDS = ("reference", "audio", "portrait", "emotion")
-#: Default order of metrics: as EmoHead's Tables I-II, then the rest alphabetically.
-PREFERRED_ORDER = ("psnr", "ssim", "lmd", "fid", "au", "av-sync", "syncnet", "emotion-acc", "csim",
-                   "blink-rate", "jitter")
 INPUT_HINT = {"reference": "--reference", "audio": "--audio (or a video with sound)",
               "portrait": "--portrait", "emotion": "--emotion"}
 
@@ -34,11 +31,12 @@ INPUT_HINT = {"reference": "--reference", "audio": "--audio (or a video with sou
 @dataclass
 class EvaluationOptions:
     """``metric_config``: options per metric name (validated by its spec); ``face``: FaceAnalyzer
-    name for landmark metrics (None: let the metrics choose) and ``face_config`` its options;
+    name for landmark metrics (None: the installed default, :meth:`Registry.default`) and
+    ``face_config`` its options;
     ``strict``: re-raise plugin bugs."""
 
     metric_config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    face: str | None = "dlib"
+    face: str | None = None
     face_config: Mapping[str, Any] = field(default_factory=dict)
     fps: float | None = None
     strict: bool = False
@@ -93,6 +91,16 @@ class EvaluationReport:
     metrics: list[str]
     samples: list[SampleResult]
     pooled: dict[str, MetricOutcome] = field(default_factory=dict)
+    #: metric name -> its ComponentSpec (columns' direction / unit, plotted series)
+    specs: dict[str, Any] = field(default_factory=dict)
+
+    def column_spec(self, col: str):
+        """The :class:`~emoavatar.spec.Column` its metric's spec declares for value ``col`` (or None)."""
+        owner = self.column_metric().get(col)
+        if owner is None:
+            owner = next((m for m, o in self.pooled.items() if col in o.values), None)
+        spec = self.specs.get(owner) if owner else None
+        return spec.column(col) if spec is not None and hasattr(spec, "column") else None
 
     @property
     def columns(self) -> list[str]:
@@ -188,7 +196,8 @@ def build_metrics(metric_names: Iterable[str] | None, options: EvaluationOptions
                           fix=f"installed metrics: {', '.join(installed) or 'none'}")
     if metric_names is None:
         names = list(installed)
-        names.sort(key=lambda n: (PREFERRED_ORDER.index(n) if n in PREFERRED_ORDER else len(PREFERRED_ORDER), n))
+        order = {e.name: getattr(e.spec, "order", 1000) for e in reg.list("metrics")}
+        names.sort(key=lambda n: (order[n], n))  # the specs' ``order``, then by name
     else:
         names = list(dict.fromkeys(n.strip() for n in metric_names if n.strip()))
         for n in names:
@@ -221,9 +230,15 @@ def evaluate(samples: Iterable[EvalSample], metric_names: Iterable[str] | None =
     reg = registry or get_registry()
     names, built, broken = build_metrics(metric_names, options, reg)
     ctx = RunContext(fps=options.fps or 25.0)
-    if options.face:
+    face = options.face
+    if face is None:
         try:
-            ctx.face = reg.create("faces", options.face, dict(options.face_config))
+            face = reg.default("faces")
+        except PluginError:
+            face = None  # landmark metrics will say what is missing
+    if face:
+        try:
+            ctx.face = reg.create("faces", face, dict(options.face_config))
         except ValidationError as e:
             err = e.errors()[0]
             raise ConfigError(f"face.{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
@@ -260,6 +275,7 @@ def evaluate(samples: Iterable[EvalSample], metric_names: Iterable[str] | None =
         _drop_pixels(sample)
         results.append(res)
     report = EvaluationReport(names, results)
+    report.specs = {n: reg.entry("metrics", n).spec for n in names if reg.entry("metrics", n).spec is not None}
     for n, metric in built.items():
         summarize = getattr(metric, "summarize", None)
         if callable(summarize):

@@ -2,7 +2,7 @@
 source file in small pieces) and video reading, with PyAV.
 
 The writer targets ``OUT.partial.mp4`` next to the output and renames it on :meth:`close`,
-so a failed run never leaves a half-written video (DESIGN §6).
+so a failed run never leaves a half-written video (docs/architecture.md, "Runner").
 """
 
 from __future__ import annotations

@@ -71,7 +71,8 @@ class TrivialRenderer(Renderer):
 _M = __name__
 TRIVIAL_SPECS = (
     ComponentSpec("trivial-faces", "faces", f"{_M}:TrivialFaces", EmptyConfig),
-    ComponentSpec("trivial-encoder", "encoders", f"{_M}:TrivialEncoder", EmptyConfig, produces=("features:trivial",)),
+    ComponentSpec("trivial-encoder", "encoders", f"{_M}:TrivialEncoder", EmptyConfig, optional=("input:transcript",),
+                  produces=("features:trivial",)),
     ComponentSpec("trivial-controller", "controllers", f"{_M}:TrivialController", EmptyConfig, produces=("emotion",)),
     ComponentSpec("trivial-motion", "motion", f"{_M}:TrivialMotion", EmptyConfig, consumes=("emotion",),
                   produces=("motion:landmarks68",)),

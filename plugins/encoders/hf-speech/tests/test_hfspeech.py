@@ -131,13 +131,13 @@ def test_text_alignment_per_frame(tiny_bert, tmp_path, kit_audio):
     assert np.abs(v[45:]).sum() == 0
 
 
-def test_text_from_extras_and_spread(tiny_bert, kit_audio):
+def test_text_from_words_port_and_spread(tiny_bert, kit_audio):
     enc = TEXT_SPEC.build({"model": str(tiny_bert), "transcript": "i am happy"})
     ctx = RunContext(n_frames=50, fps=25)
     assert enc.encode(kit_audio, ctx).meta["timing"] == "spread"
-    ctx.extras["words"] = [("hello", 0.0, 0.2)]
+    ctx.ports = {"words": [("hello", 0.0, 0.2)]}
     out = enc.encode(kit_audio, ctx)
-    assert out.meta["timing"] == "extras" and np.abs(out.values[10:]).sum() == 0
+    assert out.meta["timing"] == "port" and np.abs(out.values[10:]).sum() == 0
     sp = spread_transcript("a bb", 1.0)
     assert sp[0][1] == 0 and sp[-1][2] == pytest.approx(1.0)
     assert (frames_of_words(sp, 25, 25)[:5] == 0).all()

@@ -23,8 +23,10 @@ class PhonemeEncoder(AudioEncoder):
     """Port ``features:visemes``: ``values [T, 15]`` over :data:`~emoavatar.visemes.VISEMES`
     (rows sum to 1), ``meta['phones'] = [(phone, start_s, end_s), ...]``, ``meta['method']``
     (``'align'``, ``'recognise'`` or ``'silence'``) and, for alignment, ``meta['words']``.
+    Port ``words`` (in ``AudioFeatures.ports``): the aligned word timings ``[(word, start_s, end_s)]``,
+    empty when nothing was aligned.
 
-    A transcript comes from the config or, per call, from ``ctx.extras['transcript']``.
+    A transcript comes from the run (port ``input:transcript``) or the config.
     """
 
     def __init__(self, config: PhonemesConfig | None = None) -> None:
@@ -66,7 +68,7 @@ class PhonemeEncoder(AudioEncoder):
         samples = audio.at_rate(SAMPLE_RATE)
         db = frame_energy_db(samples, SAMPLE_RATE)
         gate = energy_gate(db, c.energy_gate, c.silence_floor_dbfs)
-        transcript = ctx.extras.get("transcript") or c.transcript
+        transcript = ctx.ports.get("input:transcript") or c.transcript
         phones, meta = self.phones(samples, transcript, gate)
         values = frame_weights(
             phones, gate, n_frames, ctx.fps, len(samples) / SAMPLE_RATE,
@@ -74,4 +76,5 @@ class PhonemeEncoder(AudioEncoder):
             min_phone=c.min_phone_ms / 1000.0, dominance=c.dominance,
         )
         meta["phones"] = [(p, round(s, 3), round(e, 3)) for p, s, e in phones]
-        return AudioFeatures(values=values, kind="visemes", fps=ctx.fps, names=VISEMES, meta=meta)
+        return AudioFeatures(values=values, kind="visemes", fps=ctx.fps, names=VISEMES, meta=meta,
+                             ports={"words": [w for w in meta.get("words", []) if not w[0].startswith("<")]})

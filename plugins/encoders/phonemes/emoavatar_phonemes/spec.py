@@ -18,8 +18,8 @@ class PhonemesConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     transcript: str | None = Field(
-        None, description="words spoken in the audio; enables forced alignment (a run may also pass "
-                          "ctx.extras['transcript'])")
+        None, description="words spoken in the audio; enables forced alignment (the run's transcript, "
+                          "port input:transcript, takes precedence)")
     on_alignment_failure: str = Field(
         "recognise", pattern="^(recognise|error)$",
         description="when the transcript cannot be aligned (unknown word, mismatch): fall back to phone "
@@ -55,6 +55,7 @@ SPEC = ComponentSpec(
     kind="encoders",
     factory="emoavatar_phonemes.encoder:PhonemeEncoder",
     config=PhonemesConfig,
-    produces=("features:visemes",),
+    optional=("input:transcript",),
+    produces=("features:visemes", "words"),
     summary="PocketSphinx phone recognition / forced alignment -> coarticulated viseme weights [T,15]",
 )

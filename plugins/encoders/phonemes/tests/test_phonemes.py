@@ -36,8 +36,9 @@ def encoder() -> PhonemeEncoder:
     return SPEC.build({})
 
 
-def _ctx(audio: Audio, fps: float = 25.0, **extras) -> RunContext:
-    return RunContext(fps=fps, n_frames=audio.n_frames(fps), seed=0, extras=extras)
+def _ctx(audio: Audio, fps: float = 25.0, transcript: str | None = None) -> RunContext:
+    ports = {"input:transcript": transcript} if transcript else {}
+    return RunContext(fps=fps, n_frames=audio.n_frames(fps), seed=0, ports=ports)
 
 
 def _frames(span: tuple[float, float], fps: float = 25.0) -> slice:
@@ -120,6 +121,7 @@ def test_forced_alignment_finds_the_words(encoder):
     assert out.meta["method"] == "align"
     words = [w for w, _, _ in out.meta["words"] if not w.startswith("<")]
     assert words == ["hello", "world", "how", "are", "you", "today"]
+    assert [w for w, _, _ in out.ports["words"]] == words  # the `words` port: real words only
     seq = " ".join(p for p, _, _ in out.meta["phones"])
     assert "HH AH L OW" in seq or "HH EH L OW" in seq
     assert "W ER L D" in seq and "T AH D EY" in seq
@@ -190,7 +192,8 @@ def test_config_is_strict():
         PhonemesConfig(dominance={"XX": 1.0})
     with pytest.raises(ValidationError):
         PhonemesConfig(on_alignment_failure="ignore")
-    assert SPEC.produces == ("features:visemes",) and SPEC.kind == "encoders"
+    assert SPEC.produces == ("features:visemes", "words") and SPEC.kind == "encoders"
+    assert SPEC.optional == ("input:transcript",)
 
 
 def test_bad_phone_lm_path_is_a_config_error():

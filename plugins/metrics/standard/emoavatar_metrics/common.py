@@ -10,102 +10,24 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from emoavatar.errors import FaceNotFoundError, MediaError, WeightsNotFoundError
-from emoavatar.interfaces import EvalSample, FaceAnalyzer, RunContext
-from emoavatar.tracking import track_faces
+from emoavatar.errors import MediaError, WeightsNotFoundError
+
+# frames, faces, landmarks, fps: the evaluation's shared per-video cache (emoavatar.evaluation.shared),
+# so landmarks tracked once serve every metric, including other distributions'
+from emoavatar.evaluation.shared import (  # noqa: E402,F401 - re-exported for this package's metrics
+    REDETECT_EVERY,
+    _source,
+    face_analyzer,
+    faces,
+    fps,
+    frames,
+    landmarks,
+    missing_note,
+)
+from emoavatar.interfaces import EvalSample, RunContext
 from emoavatar.types import LEFT_EYE, RIGHT_EYE, Face
 
 AUDIO_RATE = 16000
-
-
-def _source(sample: EvalSample, which: str) -> Path:
-    path = getattr(sample, which)
-    if path is None:
-        raise MediaError(f"no {which} given for {sample.video}")
-    return Path(path)
-
-
-def frames(sample: EvalSample, which: str = "video") -> np.ndarray:
-    """All frames of ``sample.<which>`` (video or reference) as uint8 ``[T, H, W, 3]``, decoded once."""
-    from emoavatar.media import read_video
-
-    path = _source(sample, which)
-    key = ("frames", str(path))
-    if key not in sample.cache:
-        chunks = list(read_video(path))
-        if not chunks:
-            raise MediaError(f"{path} contains no video frames")
-        sample.cache[key] = np.concatenate(chunks)
-    return sample.cache[key]
-
-
-def fps(sample: EvalSample) -> float:
-    """Frame rate of the generated video (``sample.fps`` overrides the container's)."""
-    if sample.fps:
-        return float(sample.fps)
-    key = ("fps", str(sample.video))
-    if key not in sample.cache:
-        from emoavatar.media import video_info
-
-        sample.cache[key] = video_info(sample.video).fps
-    return sample.cache[key]
-
-
-def face_analyzer(ctx: RunContext) -> FaceAnalyzer:
-    """``ctx.face`` if set, else the registered ``dlib`` analyzer (built once per context)."""
-    if ctx.face is None:
-        from emoavatar.registry import get_registry
-
-        ctx.face = get_registry().create("faces", "dlib")
-    return ctx.face
-
-
-#: Full face detection every this many frames when the analyzer's config does not say
-#: (``redetect_every``, e.g. ``--set face.redetect_every=10``); landmark fits in between.
-REDETECT_EVERY = 25
-
-
-def faces(sample: EvalSample, ctx: RunContext, which: str = "video") -> list[Face | None]:
-    """The main face of every frame (None where none was found), tracked once per video
-    (:func:`emoavatar.tracking.track_faces`: a full detection every ``redetect_every`` frames and
-    whenever the track is lost, cheap landmark fits in the moving box in between)."""
-    path = _source(sample, which)
-    key = ("faces", str(path))
-    if key not in sample.cache:
-        fa = face_analyzer(ctx)
-        every = int(getattr(fa.config, "redetect_every", REDETECT_EVERY))
-        sample.cache[key] = track_faces(fa, frames(sample, which), redetect_every=every)
-    return sample.cache[key]
-
-
-def landmarks(sample: EvalSample, ctx: RunContext, which: str = "video") -> np.ndarray:
-    """``[T, 68, 2]`` float landmarks; frames without a face are filled from the nearest detected
-    frame (linear interpolation). FaceNotFoundError when no frame has a face."""
-    path = _source(sample, which)
-    key = ("landmarks", str(path))
-    if key not in sample.cache:
-        found = faces(sample, ctx, which)
-        ok = np.array([f is not None for f in found])
-        if not ok.any():
-            raise FaceNotFoundError(f"no face found in any frame of {path}")
-        lm = np.full((len(found), 68, 2), np.nan, dtype=np.float64)
-        for i, f in enumerate(found):
-            if f is not None:
-                lm[i] = f.landmarks
-        if not ok.all():
-            t, good = np.arange(len(found)), np.flatnonzero(ok)
-            flat = lm.reshape(len(found), -1)
-            for c in range(flat.shape[1]):
-                flat[:, c] = np.interp(t, good, flat[good, c])
-            lm = flat.reshape(-1, 68, 2)
-        sample.cache[key] = lm
-        sample.cache[("face_missing", str(path))] = int((~ok).sum())
-    return sample.cache[key]
-
-
-def missing_note(sample: EvalSample, which: str = "video") -> list[str]:
-    n = sample.cache.get(("face_missing", str(_source(sample, which))), 0)
-    return [f"no face in {n} {which} frame(s); landmarks interpolated there"] if n else []
 
 
 def portrait_image(sample: EvalSample) -> np.ndarray:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from emoavatar.spec import ComponentSpec, EmptyConfig
+from emoavatar.spec import Column, ComponentSpec, EmptyConfig, SeriesPlot
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -91,28 +91,53 @@ _M = "emoavatar_metrics."
 
 
 def _spec(name: str, factory: str, config: type[BaseModel], summary: str, requires: tuple[str, ...] = (),
+          columns: tuple[Column, ...] = (), plots: tuple[SeriesPlot, ...] = (), order: int = 1000,
           **extras) -> ComponentSpec:
     return ComponentSpec(name=name, kind="metrics", factory=_M + factory, config=config, summary=summary,
-                         requires=requires, consumes=(), produces=(), extras=extras)
+                         requires=requires, consumes=(), produces=(), extras=extras, columns=columns, plots=plots,
+                         order=order)
 
 
+def _hi(name: str, unit: str = "", **kw) -> Column:
+    return Column(name, "higher", unit, **kw)
+
+
+def _lo(name: str, unit: str = "", **kw) -> Column:
+    return Column(name, "lower", unit, **kw)
+
+
+# ``order``: evaluate's column order, as EmoHead's Tables I-II, then the rest.
 PSNR = _spec("psnr", "pixel:PSNRMetric", PixelConfig, "peak signal-to-noise ratio vs the reference (dB)",
-             ("reference",))
-SSIM = _spec("ssim", "pixel:SSIMMetric", SSIMConfig, "structural similarity vs the reference", ("reference",))
+             ("reference",), (_hi("psnr", "dB"),), order=10)
+SSIM = _spec("ssim", "pixel:SSIMMetric", SSIMConfig, "structural similarity vs the reference", ("reference",),
+             (_hi("ssim"),), order=20)
 LMD = _spec("lmd", "landmarks:LMDMetric", LMDConfig, "M-LMD / F-LMD: mouth / face landmark distance",
-            ("reference",))
+            ("reference",), (_lo("m_lmd_px256", "px"), _lo("f_lmd_px256", "px"), _lo("m_lmd_iod", "iod"),
+                             _lo("f_lmd_iod", "iod")), order=30)
 CSIM = _spec("csim", "identity:CSIMMetric", CSIMConfig, "identity similarity to the portrait or reference",
+             columns=(_hi("csim"), _lo("id_dist"), _hi("id_match")), order=90,
              requires_any=("portrait", "reference"))
 AV_SYNC = _spec("av-sync", "avsync:AVSyncMetric", AVSyncConfig,
-                "mouth opening vs speech energy: best offset and confidence (no weights)", ("audio",))
+                "mouth opening vs speech energy: best offset and confidence (no weights)", ("audio",),
+                (Column("av_offset", unit="frames", integer=True), _hi("av_conf"), _hi("av_corr"), _hi("av_corr0")),
+                (SeriesPlot("sync", ("mouth_opening",), "mouth opening vs speech energy", "mouth opening (IOD)",
+                            secondary=("speech_energy",)),
+                 SeriesPlot("sync_lag", ("av_xcorr",), "corr(mouth[t], energy[t+k]) over offsets k", "r(k)", x="lag")),
+                order=60)
 SYNCNET = _spec("syncnet", "syncnet:SyncNetMetric", SyncNetConfig, "SyncNet LSE-D / LSE-C (needs weights)",
-                ("audio",))
-AU = _spec("au", "au:AUMetric", AUConfig, "landmark action-unit proxies; AUE vs the reference")
-BLINK_RATE = _spec("blink-rate", "au:BlinkRateMetric", BlinkConfig, "blinks per minute from the eye aspect ratio")
-JITTER = _spec("jitter", "landmarks:JitterMetric", EmptyConfig, "landmark acceleration (temporal flicker)")
+                ("audio",), (_lo("lse_d"), _hi("lse_c"), Column("syncnet_offset", unit="frames", integer=True)),
+                order=70)
+AU = _spec("au", "au:AUMetric", AUConfig, "landmark action-unit proxies; AUE vs the reference",
+           columns=(_lo("aue"), Column("AU*")),
+           plots=(SeriesPlot("au", ("AU*",), "action-unit proxies", layout="grid"),), order=50)
+BLINK_RATE = _spec("blink-rate", "au:BlinkRateMetric", BlinkConfig, "blinks per minute from the eye aspect ratio",
+                   columns=(Column("blinks*", integer=True), Column("blink_rate*", unit="/min")), order=100)
+JITTER = _spec("jitter", "landmarks:JitterMetric", EmptyConfig, "landmark acceleration (temporal flicker)",
+               columns=(_lo("jitter"), _lo("jitter_rigid")), order=110)
 EMOTION_ACC = _spec("emotion-acc", "emotion:EmotionAccuracyMetric", EmotionAccConfig,
-                    "frame emotion recognition accuracy vs the request (needs a classifier)", ("emotion",))
+                    "frame emotion recognition accuracy vs the request (needs a classifier)", ("emotion",),
+                    (_hi("emotion_acc", "%"),), order=80)
 FID = _spec("fid", "fid:FIDMetric", FIDConfig, "Frechet Inception distance of frames vs reference frames",
-            ("reference",))
+            ("reference",), (_lo("fid"), _lo("fid_pooled")), order=40)
 
 ALL = (PSNR, SSIM, LMD, CSIM, AV_SYNC, SYNCNET, AU, BLINK_RATE, JITTER, EMOTION_ACC, FID)

@@ -38,7 +38,7 @@ def test_cli_end_to_end_table_report_and_plots(media, tmp_path, capsys):
         assert col in text
     assert "| metric | value |" in out.read_text()
     pngs = sorted(p.name for p in plots.iterdir())
-    assert pngs == ["metrics.png", "talk_au.png", "talk_sync.png"]
+    assert pngs == ["metrics.png", "talk_au.png", "talk_sync.png", "talk_sync_lag.png"]  # as the specs declare
     assert all((plots / p).stat().st_size > 5000 for p in pngs)
     assert (plots / "talk_sync.png").read_bytes()[:4] == b"\x89PNG"
 

@@ -30,6 +30,7 @@ from .face_frame import DEPTH, FaceFrame
 from .idle import blink_track, head_pose, speech_emphasis
 from .mouth import viseme_fields
 from .prototypes import PROTOTYPES, SPEECH_YIELDING
+from .regions import expert_mixture
 from .smoothing import fit_rows, gaussian_smooth
 from .spec import UNILATERAL_AUS, FacsRigConfig
 
@@ -59,7 +60,7 @@ class FacsRigGenerator(MotionGenerator):
         """``[T, C]`` AU activations: expert mixture, overrides, speech yielding, smoothing."""
         w = fit_rows(emotion.weights, n)
         inten = fit_rows(emotion.intensity, n)
-        act = inten[:, None] * (w @ self.prototype_matrix(tuple(emotion.vocabulary)))
+        act = inten[:, None] * expert_mixture(emotion, w, self.prototype_matrix(tuple(emotion.vocabulary)), CHANNELS)
         if emotion.au is not None and emotion.au_names:
             au = fit_rows(emotion.au, n)
             for j, name in enumerate(emotion.au_names):

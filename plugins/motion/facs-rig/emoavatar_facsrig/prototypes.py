@@ -1,4 +1,4 @@
-"""The emotion experts: one FACS prototype per basic emotion (DESIGN §5).
+"""The emotion experts: one FACS prototype per basic emotion (docs/architecture.md, "Default pipeline").
 
 ``activation(t) = Σ_e w_e(t) · intensity(t) · PROTOTYPES[e]`` is the weight-free analogue of
 MoEE's soft-gated mixture of emotion experts: the gate is the controller's per-frame emotion

@@ -1,5 +1,0 @@
-"""EmoHead's expression-conditioned NeRF renderer (``nerf``); see NERF.md.
-
-Light on purpose (the spec is imported through it): hashgrid, model, render, losses,
-checkpoint, data, renderer and train import torch themselves.
-"""
