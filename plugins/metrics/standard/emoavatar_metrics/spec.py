@@ -38,7 +38,9 @@ class CSIMConfig(_Config):
     against: Literal["auto", "portrait", "reference"] = "auto"
     model: Literal["dlib", "arcface"] = "dlib"
     weights: str | None = Field(
-        None, description="arcface: TorchScript .pt, torch.export .pt2 or .onnx file (112x112 input)")
+        None, description="arcface: arcface_torch IResNet backbone.pth, TorchScript .pt, torch.export .pt2 or .onnx file")
+    arcface_input: Literal["auto", "raw", "normalized"] = Field(
+        "auto", description="arcface input scaling: raw 0-255 or (x-127.5)/127.5; auto: raw when the ONNX graph normalises")
     every: int = Field(1, ge=1, description="embed every n-th frame")
 
 
