@@ -22,10 +22,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from .errors import ConfigError
+from .safe_yaml import InvalidYAML, brief, load_file, load_text
 
 #: YAML key -> registry kind, in pipeline order.
 STAGES: dict[str, str] = {
@@ -50,9 +50,13 @@ class ComponentRef(BaseModel):
 class Inputs(BaseModel):
     model_config = ConfigDict(extra="forbid")
     portrait: Path | None = None
+    max_portrait_side: int = Field(2048, ge=64, le=16384,
+                                   description="larger portraits are downscaled to this longest side (with a notice)")
     audio: Path | None = None
     emotion: Any = None
     transcript: str | None = Field(None, description="what is said (helps aligning encoders such as phonemes)")
+    driving: Path | None = Field(None, description="driving video for video-driven stages (input port input:driving); "
+                                 "its audio is the output's unless audio is given")
 
 
 class OutputOptions(BaseModel):
@@ -69,7 +73,7 @@ def _as_list(v: Any) -> Any:
 class PipelineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     fps: float = Field(25.0, gt=0, le=120)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="random seed, 0 .. 2**32-1")
     inputs: Inputs = Field(default_factory=Inputs)
     face: ComponentRef | None = Field(
         None, description="face analyzer; omitted: the installed default (Registry.default('faces'))")
@@ -98,24 +102,36 @@ class PipelineConfig(BaseModel):
         return out
 
 
+MAX_SHOWN_ERRORS = 5
+
+
+def _key_text(key: Any) -> str:
+    """A YAML key as shown in a message: printable, one line, at most 40 characters."""
+    text = str(key)
+    return (text if text.isprintable() else repr(text)[1:-1])[:40]
+
+
 def format_loc(loc: tuple[Any, ...], prefix: str = "") -> str:
     parts = [prefix] if prefix else []
     for p in loc:
         if isinstance(p, int):
             parts[-1:] = [f"{parts[-1]}[{p}]"] if parts else [f"[{p}]"]
         else:
-            parts.append("with" if p == "with_" else str(p))
+            parts.append("with" if p == "with_" else _key_text(p))
     return ".".join(parts) or "(top level)"
 
 
 def validation_message(err: ValidationError, prefix: str = "") -> str:
     """All errors of a pydantic ValidationError as ``path: message`` lines."""
     lines = []
-    for e in err.errors():
+    errors = err.errors()
+    for e in errors[:MAX_SHOWN_ERRORS]:  # a message stays one short line however broken the file
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
             msg = "unknown key (misspelled?)"
-        lines.append(f"{format_loc(tuple(e['loc']), prefix)}: {msg}")
+        lines.append(f"{format_loc(tuple(e['loc']), prefix)}: {msg[:200]}")
+    if len(errors) > MAX_SHOWN_ERRORS:
+        lines.append(f"and {len(errors) - MAX_SHOWN_ERRORS} more")
     return "; ".join(lines)
 
 
@@ -146,10 +162,10 @@ def parse_overrides(items: list[str]) -> list[tuple[str, Any]]:
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"override {item!r} must look like KEY=VALUE (e.g. renderer.with.teeth=0.5)")
+            raise ConfigError(f"override {brief(item)} must look like KEY=VALUE (e.g. renderer.with.teeth=0.5)")
         try:
-            value = yaml.safe_load(raw) if raw.strip() else None
-        except yaml.YAMLError:
+            value = load_text(raw, f"--set {brief(key.strip())}") if raw.strip() else None
+        except InvalidYAML:
             value = raw
         out.append((key.strip(), value))
     return out
@@ -157,20 +173,13 @@ def parse_overrides(items: list[str]) -> list[tuple[str, Any]]:
 
 def load_config_data(path: str | Path) -> dict:
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"pipeline file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{where}: not valid YAML: {getattr(e, 'problem', e)}") from None
+    data = load_file(path)  # UTF-8, size and alias-expansion limits (safe_yaml)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a pipeline must be a YAML mapping, got {type(data).__name__}")
     base = path.parent
     inputs = data.get("inputs")
     if isinstance(inputs, dict):
-        for k in ("portrait", "audio"):
+        for k in ("portrait", "audio", "driving"):
             if isinstance(inputs.get(k), str) and not Path(inputs[k]).is_absolute():
                 inputs[k] = str((base / inputs[k]).resolve())
     return data
@@ -184,7 +193,7 @@ def parse_config(data: dict, overrides: list[tuple[str, Any]] = ()) -> PipelineC
         try:
             set_dotted(data, key, value)
         except (KeyError, IndexError, ValueError, TypeError):
-            raise ConfigError(f"cannot set {key}: no such place in the pipeline") from None
+            raise ConfigError(f"cannot set {brief(key)}: no such place in the pipeline") from None
     try:
         return PipelineConfig.model_validate(data)
     except ValidationError as e:

@@ -21,11 +21,13 @@ From the command line the same structures are written as YAML flow text, e.g.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from .errors import EmotionError
+from .safe_yaml import brief
 
 #: MEAD's eight emotions; every EmotionState's weights are over this vocabulary, in this order.
 EMOTIONS: tuple[str, ...] = (
@@ -73,7 +75,7 @@ def canonical_emotion(name: str) -> str:
     if key in ALIASES:
         return ALIASES[key]
     raise EmotionError(
-        f"unknown emotion {name!r}",
+        f"unknown emotion {brief(name)}",
         fix=f"use one of {', '.join(EMOTIONS)} (or an alias such as anger, fear, HAP)",
     )
 
@@ -83,7 +85,7 @@ def canonical_au(name: str | int) -> str:
     m = re.fullmatch(r"(?:au)?\s*0*(\d+)", str(name).strip().lower())
     key = f"AU{m.group(1)}" if m else str(name)
     if key not in ACTION_UNITS:
-        raise EmotionError(f"unknown action unit {name!r}", fix=f"use one of {', '.join(ACTION_UNITS)}")
+        raise EmotionError(f"unknown action unit {brief(name)}", fix=f"use one of {', '.join(ACTION_UNITS)}")
     return key
 
 
@@ -142,20 +144,20 @@ def parse_mix(value: Any) -> dict[str, float]:
         else:
             return {canonical_emotion(text): 1.0}
     if not isinstance(value, Mapping) or not value:
-        raise EmotionError(f"an emotion must be a label or a {{emotion: weight}} mix, got {value!r}")
+        raise EmotionError(f"an emotion must be a label or a {{emotion: weight}} mix, got {brief(value)}")
     mix: dict[str, float] = {}
     for name, w in value.items():
         try:
             w = float(w)
         except (TypeError, ValueError):
-            raise EmotionError(f"weight of {name!r} must be a number, got {w!r}") from None
-        if w < 0:
-            raise EmotionError(f"weight of {name!r} must be >= 0, got {w}")
+            raise EmotionError(f"weight of {brief(name)} must be a number, got {brief(w)}") from None
+        if not math.isfinite(w) or w < 0:
+            raise EmotionError(f"weight of {brief(name)} must be >= 0 and finite, got {w}")
         key = canonical_emotion(name)
         mix[key] = mix.get(key, 0.0) + w
     total = sum(mix.values())
     if total <= 0:
-        raise EmotionError(f"mix {dict(value)} has no positive weight")
+        raise EmotionError(f"mix {brief(dict(value))} has no positive weight")
     return {k: v / total for k, v in mix.items() if v > 0}
 
 
@@ -204,7 +206,7 @@ def _parse_intensity(value: Any, where: str = "intensity") -> float:
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise EmotionError(f"{where} must be a number in [0, 1], got {value!r}") from None
+        raise EmotionError(f"{where} must be a number in [0, 1], got {brief(value)}") from None
     if not 0.0 <= v <= 1.0:
         raise EmotionError(f"{where} must be in [0, 1], got {v}")
     return v
@@ -216,20 +218,22 @@ def _parse_timeline(items: Any) -> tuple[EmotionSegment, ...]:
     segs = []
     for i, item in enumerate(items):
         if not isinstance(item, Mapping) or "emotion" not in item:
-            raise EmotionError(f"timeline[{i}] must be {{at: SECONDS, emotion: ...}}, got {item!r}")
+            raise EmotionError(f"timeline[{i}] must be {{at: SECONDS, emotion: ...}}, got {brief(item)}")
         unknown = set(item) - {"at", "emotion", "intensity"}
         if unknown:
-            raise EmotionError(f"timeline[{i}] has unknown key(s) {sorted(unknown)}")
+            raise EmotionError(f"timeline[{i}] has unknown key(s) {brief(sorted(map(str, unknown)))}")
         at = item.get("at", 0.0 if i == 0 else None)
         try:
             at = float(at)
         except (TypeError, ValueError):
-            raise EmotionError(f"timeline[{i}].at must be seconds, got {at!r}") from None
+            raise EmotionError(f"timeline[{i}].at must be seconds, got {brief(at)}") from None
+        if not math.isfinite(at):
+            raise EmotionError(f"timeline[{i}].at must be a finite number of seconds, got {at}")
         inten = _parse_intensity(item["intensity"], f"timeline[{i}].intensity") if "intensity" in item else None
         segs.append(EmotionSegment(at, parse_mix(item["emotion"]), inten))
     starts = [s.start for s in segs]
     if starts != sorted(starts) or starts[0] < 0:
-        raise EmotionError(f"timeline times must be >= 0 and increasing, got {starts}")
+        raise EmotionError(f"timeline times must be >= 0 and increasing, got {brief(starts)}")
     if starts[0] > 0:
         segs.insert(0, EmotionSegment(0.0, {"neutral": 1.0}))
     return tuple(segs)
@@ -246,12 +250,9 @@ def parse_emotion(spec: Any) -> EmotionRequest:
         if text.lower() in {"from_audio", "from-audio", "audio"}:
             return EmotionRequest(from_audio=True)
         if text.startswith(("{", "[")):
-            import yaml
+            from .safe_yaml import load_text
 
-            try:
-                return parse_emotion(yaml.safe_load(text))
-            except yaml.YAMLError as e:
-                raise EmotionError(f"cannot read emotion {text!r}: {str(e).splitlines()[0]}") from None
+            return parse_emotion(load_text(text, f"cannot read emotion {brief(text, 40)}", EmotionError))
         if text.lower().startswith("text:"):
             return EmotionRequest(text=text[5:].strip())
         if _AU_PROMPT.match(text):
@@ -260,14 +261,14 @@ def parse_emotion(spec: Any) -> EmotionRequest:
     if isinstance(spec, list):
         return EmotionRequest(segments=_parse_timeline(spec))
     if not isinstance(spec, Mapping):
-        raise EmotionError(f"cannot read emotion request {spec!r}")
+        raise EmotionError(f"cannot read emotion request {brief(spec)}")
     keys = set(spec)
     if not keys & _REQUEST_KEYS:  # a bare mix {happy: .6, surprised: .4}
         return EmotionRequest(segments=(EmotionSegment(0.0, parse_mix(spec)),))
     unknown = keys - _REQUEST_KEYS
     if unknown:
         raise EmotionError(
-            f"emotion request has unknown key(s) {sorted(unknown)}", fix=f"use {sorted(_REQUEST_KEYS)}"
+            f"emotion request has unknown key(s) {brief(sorted(map(str, unknown)))}", fix=f"use {sorted(_REQUEST_KEYS)}"
         )
     sources = [k for k in ("emotion", "label", "mix", "timeline", "text", "from_audio") if spec.get(k) not in (None, False)]
     if len(sources) > 1:
@@ -293,14 +294,14 @@ def parse_emotion(spec: Any) -> EmotionRequest:
     if isinstance(au_in, str):
         au_in = parse_au_prompt(au_in)
     if not isinstance(au_in, Mapping):
-        raise EmotionError(f"au must be a mapping like {{AU12: 0.8}}, got {au_in!r}")
-    au = {canonical_au(k): _parse_intensity(v, f"au.{k}") for k, v in au_in.items()}
+        raise EmotionError(f"au must be a mapping like {{AU12: 0.8}}, got {brief(au_in)}")
+    au = {canonical_au(k): _parse_intensity(v, f"au.{str(k)[:40]}") for k, v in au_in.items()}
     intensity = _parse_intensity(spec.get("intensity", 1.0))
     try:
         transition = float(spec.get("transition", 0.3))
     except (TypeError, ValueError):
-        raise EmotionError(f"transition must be seconds, got {spec.get('transition')!r}") from None
-    if transition < 0:
-        raise EmotionError(f"transition must be >= 0 seconds, got {transition}")
+        raise EmotionError(f"transition must be seconds, got {brief(spec.get('transition'))}") from None
+    if not math.isfinite(transition) or transition < 0:
+        raise EmotionError(f"transition must be a finite number >= 0 seconds, got {transition}")
     regions = _parse_regions(spec["regions"]) if spec.get("regions") is not None else {}
     return EmotionRequest(segments, text, from_audio, au, intensity, transition, regions)

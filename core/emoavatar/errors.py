@@ -47,3 +47,7 @@ class WeightsNotFoundError(EmoAvatarError):
 
 class OutputExistsError(EmoAvatarError):
     """Refusing to overwrite an existing output without ``--overwrite``."""
+
+
+class OutputError(EmoAvatarError):
+    """The output cannot be written: a folder, no space, read-only, too large, locked by another run."""

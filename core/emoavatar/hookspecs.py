@@ -61,7 +61,6 @@ BROKEN: list[tuple[str, str, str, str]] = []
 
 
 def _load_entry_points(pm: pluggy.PluginManager) -> None:
-    import os
     import warnings
     from importlib import metadata
 
@@ -81,8 +80,10 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
             error = f"{type(e).__name__}: {e}"
             BROKEN.append((ep.name, dist, version, error))
             message = f"hook plugin {ep.name} ({dist} {version}) is broken: {error}"
-            if os.environ.get("EMOAVATAR_STRICT", "") not in ("", "0"):
-                raise PluginError(message) from e
+            from .strict import strict_mode
+
+            if strict_mode():
+                raise PluginError("EMOAVATAR_STRICT is on and " + message) from e
             warnings.warn(message, stacklevel=3)
 
 

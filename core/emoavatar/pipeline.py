@@ -20,7 +20,9 @@ from .config import PipelineConfig, load_config, parse_config
 from .emotions import parse_emotion
 from .errors import ConfigError, MediaError
 from .hookspecs import get_plugin_manager, postprocess
+from .inputs import stage_inputs
 from .interfaces import RunContext
+from .output import OutputTransaction, run_file_path  # noqa: F401 - run_file_path is re-exported
 from .ports import StageCaller
 from .registry import Registry, get_registry
 from .spec import API_VERSION
@@ -44,11 +46,6 @@ class RunResult:
     def render_fps(self) -> float:
         t = self.timings.get("render+encode", 0.0)
         return self.n_frames / t if t > 0 else float("inf")
-
-
-def run_file_path(output: Path) -> Path:
-    """Where the resolved config of ``out.mp4`` goes: ``out.run.yaml``."""
-    return output.with_name(output.stem + ".run.yaml")
 
 
 class Pipeline:
@@ -81,25 +78,36 @@ class Pipeline:
     # -- running -----------------------------------------------------------------------
     def run(self, output: str | Path, *, portrait: str | Path | None = None, audio: str | Path | None = None,
             emotion: Any = None, transcript: str | None = None, overwrite: bool = False,
-            progress: ProgressFn | None = None) -> RunResult:
+            progress: ProgressFn | None = None, driving: str | Path | None = None) -> RunResult:
+        """Render ``output``; it and its run file appear together or not at all (:mod:`.output`)."""
+        with OutputTransaction(output, overwrite=overwrite) as tx:
+            return self._run(tx, portrait=portrait, audio=audio, emotion=emotion, transcript=transcript,
+                             overwrite=overwrite, progress=progress, driving=driving)
+
+    def _run(self, tx: OutputTransaction, *, portrait: str | Path | None = None, audio: str | Path | None = None,
+             emotion: Any = None, transcript: str | None = None, overwrite: bool = False,
+             progress: ProgressFn | None = None, driving: str | Path | None = None) -> RunResult:
         from .media import VideoWriter, read_image
+        from .media.audio import check_finite
+        from .media.image import fit_portrait
 
         cfg = self.config
         self.validate().raise_first()
         portrait_path = Path(portrait) if portrait else cfg.inputs.portrait
         audio_path = Path(audio) if audio else cfg.inputs.audio
+        available, driving_path = _run_inputs(driving, cfg)
+        for comp in self.validate().components:  # a declared input port the run lacks: fail before any work
+            stage_inputs(comp.label, comp.spec.consumes, comp.spec.optional, available)
+        if driving_path is not None and audio is None and available["input:driving"].info.has_audio:
+            audio_path = driving_path  # the driving clip's audio, unless --audio
         if portrait_path is None:
             raise ConfigError("no portrait given", fix="pass --portrait IMAGE or set inputs.portrait")
         if audio_path is None:
             raise ConfigError("no audio given", fix="pass --audio FILE or set inputs.audio")
         request = parse_emotion(emotion if emotion is not None else cfg.inputs.emotion)
-        output = Path(output)
-        if output.suffix.lower() != ".mp4":
-            raise ConfigError(f"output {output} must end in .mp4")
-        if output.exists() and not overwrite:
-            from .errors import OutputExistsError
-
-            raise OutputExistsError(f"{output} already exists", fix="choose another -o or pass --overwrite")
+        check_finite(audio_path)  # NaN / inf float samples are refused before any work
+        output = tx.output
+        tx.begin()  # the output's lock, and the existence check of the video and its run file
         pm = get_plugin_manager()
         timings: dict[str, float] = {}
         report = self.validate()
@@ -110,7 +118,7 @@ class Pipeline:
             return now
 
         t = time.perf_counter()
-        image = read_image(portrait_path)
+        image = fit_portrait(read_image(portrait_path), cfg.inputs.max_portrait_side, portrait_path)
         analyzer = self._build("face")
         face = analyzer.analyze(image, source=str(portrait_path), embed=False)
         port = Portrait(image, face, portrait_path)
@@ -127,7 +135,7 @@ class Pipeline:
             ctx.extras["transcript"] = transcript
 
         # each stage sees only its declared ports; outputs are checked (ports.py)
-        stages = StageCaller(report, self.registry, ctx, inputs={"input:transcript": transcript or None})
+        stages = StageCaller(report, self.registry, ctx, inputs={"input:transcript": transcript or None, **available})
         stages.encode(audio_obj)  # in dependency order (an aligner's words before a text encoder)
         t = tick("encode", t)
         state = stages.control(self._build("controller"), request)
@@ -140,8 +148,8 @@ class Pipeline:
 
         pm.hook.emoavatar_run_start(config=cfg, context=ctx)
         n, chunk = ctx.n_frames, cfg.output.chunk_size
-        with VideoWriter(output, cfg.fps, audio=audio_path, crf=cfg.output.crf, preset=cfg.output.preset,
-                         overwrite=overwrite) as writer:
+        with tx.writing(), VideoWriter(tx.video_tmp, cfg.fps, audio=audio_path, crf=cfg.output.crf,
+                                       preset=cfg.output.preset, overwrite=True, atomic=False) as writer:
             for start in range(0, n, chunk):
                 frames = renderer.render(motion.slice(start, min(n, start + chunk)), ctx)
                 frames = postprocess(pm, frames, start, ctx)
@@ -152,7 +160,10 @@ class Pipeline:
                     progress("render", done, n)
         tick("render+encode", t)
 
-        config_path = self._write_run_file(output, portrait_path, audio_path, request, ctx.extras.get("transcript"))
+        with tx.writing():
+            config_path = self._write_run_file(output, portrait_path, audio_path, request, ctx.extras.get("transcript"),
+                                               driving_path, tx=tx)
+            tx.commit()  # both complete: publish the run file, then the video
         result = RunResult(output, config_path, n, cfg.fps, audio_obj.duration, timings)
         if cfg.metrics:
             result.metrics = self._evaluate(result, portrait_path, audio_path, request)
@@ -169,7 +180,7 @@ class Pipeline:
         }
 
     def resolved(self, portrait: Path | None = None, audio: Path | None = None, emotion: Any = None,
-                 transcript: str | None = None) -> dict:
+                 transcript: str | None = None, driving: Path | None = None) -> dict:
         """The config with every component's options filled in, plus provenance: re-runnable YAML."""
         data = self.config.model_dump(mode="json", by_alias=True, exclude={"provenance"})
         for c in self.validate().components:
@@ -183,17 +194,23 @@ class Pipeline:
                 node = node[0]
             node["with"] = c.options.model_dump(mode="json")
         given = {"portrait": str(portrait) if portrait else None, "audio": str(audio) if audio else None,
-                 "emotion": emotion, "transcript": transcript}
+                 "emotion": emotion, "transcript": transcript, "driving": str(driving) if driving else None}
         data["inputs"].update({k: v for k, v in given.items() if v is not None})
         data["provenance"] = self.provenance()
         return data
 
     def _write_run_file(self, output: Path, portrait: Path, audio: Path, request: Any,
-                        transcript: str | None = None) -> Path:
+                        transcript: str | None = None, driving: Path | None = None,
+                        tx: OutputTransaction | None = None) -> Path:
+        """Write ``OUT.run.yaml`` (to the transaction's temporary when given; it publishes it)."""
         path = run_file_path(output)
         emotion = self.config.inputs.emotion if request is None else _emotion_for_yaml(request)
         text = "# resolved by emoavatar: re-run with `emoavatar run " + path.name + " -o NEW.mp4`\n"
-        text += yaml.safe_dump(self.resolved(portrait, audio, emotion, transcript), sort_keys=False, allow_unicode=True)
+        text += yaml.safe_dump(self.resolved(portrait, audio, emotion, transcript, driving), sort_keys=False,
+                               allow_unicode=True)
+        if tx is not None:
+            tx.write_run_file(text)
+            return path
         tmp = path.with_name(path.name + ".partial")
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
@@ -212,6 +229,16 @@ class Pipeline:
         report = evaluate([sample], [c.spec.name for c in metrics], options, registry=self.registry)
         write_report(report, result.output.with_name(result.output.stem + ".metrics.json"))
         return report
+
+
+def _run_inputs(driving: str | Path | None, cfg: PipelineConfig) -> tuple[dict, Path | None]:
+    """The run's input ports (``input:driving``) from ``--driving`` or ``inputs.driving``."""
+    path = Path(driving) if driving else cfg.inputs.driving
+    if path is None:
+        return {}, None
+    from .inputs import DrivingVideo
+
+    return {"input:driving": DrivingVideo.open(path)}, path
 
 
 def _emotion_for_yaml(request: Any) -> Any:

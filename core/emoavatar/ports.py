@@ -31,7 +31,7 @@ from .spec import port_matches
 from .types import AudioFeatures, EmotionState, FeatureSet, Motion
 
 #: Ports the pipeline itself offers (inputs of the run), available to every stage that declares them.
-INPUT_PORTS = ("input:transcript",)
+INPUT_PORTS = ("input:transcript", "input:driving")
 #: ``ctx.extras`` keys that were side channels before ports existed; stages never see them.
 HIDDEN_EXTRAS = ("transcript", "words")
 FIX_READ = "declare the port in the spec's consumes (required) or optional"

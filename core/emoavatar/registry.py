@@ -3,7 +3,8 @@
 An entry point names a light :class:`~emoavatar.spec.ComponentSpec` (``pkg.spec:SPEC``).
 Listing loads only those specs; a plugin's heavy modules are imported by :meth:`Registry.create`.
 Failures are collected per plugin (docs/architecture.md, "Registry"): a broken plugin is listed
-with its error and only pipelines that use it fail. ``EMOAVATAR_STRICT=1`` makes any failure fatal.
+with its error and only pipelines that use it fail. ``EMOAVATAR_STRICT=1`` makes any failure fatal
+(:func:`Registry.check_strict`, parsed by :mod:`emoavatar.strict`), reported once by name.
 
 Besides the six stage kinds, two published kinds are listed the same way: ``spaces``
 (:class:`~emoavatar.spaces.MotionSpace`, group ``emoavatar.spaces``) and ``trainers``
@@ -12,12 +13,12 @@ Besides the six stage kinds, two published kinds are listed the same way: ``spac
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, Iterable
 
 from .errors import PluginError
+from .safe_yaml import brief
 from .spec import API_VERSION, ComponentSpec, api_supported
 
 GROUP_PREFIX = "emoavatar."
@@ -52,7 +53,9 @@ class PluginEntry:
 
 
 def _strict() -> bool:
-    return os.environ.get("EMOAVATAR_STRICT", "").strip() not in ("", "0", "false", "no")
+    from .strict import strict_mode
+
+    return strict_mode()
 
 
 class Registry:
@@ -82,8 +85,6 @@ class Registry:
                     entry.spec = self._check(ep.load(), kind, ep.name)
                 except Exception as e:  # noqa: BLE001 - isolate any plugin failure
                     entry.error = f"{type(e).__name__}: {e}" if not isinstance(e, PluginError) else e.message
-                    if _strict():
-                        raise PluginError(entry.describe_error()) from e
         from .published import discover_published
 
         discover_published(entries, eps)
@@ -127,7 +128,7 @@ class Registry:
         if e is None:
             known = sorted(n for k, n in self.entries if k == kind)
             raise PluginError(
-                f"unknown {KIND_NAMES.get(kind, kind)} {name!r}",
+                f"unknown {KIND_NAMES.get(kind, kind)} {brief(name)}",
                 fix=f"installed: {', '.join(known) or 'none'}; `emoavatar plugins` lists all",
             )
         return e
@@ -154,6 +155,15 @@ class Registry:
             raise PluginError(f"{kind}/{name}: {spec.factory} is not a {base.__name__}")
         cfg = options if options is not None and not isinstance(options, dict) else spec.config.model_validate(options or {})
         return cls(cfg)
+
+    def check_strict(self) -> None:
+        """In strict mode, one PluginError naming every broken plugin (else nothing)."""
+        if not _strict():
+            return
+        broken = [e for e in self.list() if not e.ok]
+        if broken:
+            raise PluginError("EMOAVATAR_STRICT is on and " + "; ".join(e.describe_error() for e in broken),
+                              fix="fix or uninstall it, or unset EMOAVATAR_STRICT")
 
     def doctor(self, kind: str | None = None) -> list[PluginEntry]:
         """Import every plugin's factory too (of ``kind`` only, if given), recording failures (slow:

@@ -121,7 +121,13 @@ def validate_config(config: PipelineConfig, registry: Registry | None = None, *,
     """All problems of a pipeline, without importing plugin code; ``inputs``: also check that the
     input files it names exist (``emoavatar validate``; a run may replace them on the command line)."""
     report = ValidationReport()
-    resolve_components(config, registry or get_registry(), report)
+    registry = registry or get_registry()
+    try:
+        registry.check_strict()  # strict mode: the broken plugin once, by name, not once per stage
+    except EmoAvatarError as e:
+        report.problems.append(e)
+        return report
+    resolve_components(config, registry, report)
     if not report.problems:  # ports of a missing component would only repeat its error
         check_ports(report)
     if inputs:

@@ -60,9 +60,10 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:  # SIGINT; SIGTERM/SIGHUP during a run arrive as emoavatar.output.Interrupted
+        signum = getattr(e, "signum", 2)
+        print(f"interrupted ({'SIGINT' if signum == 2 else str(e)})", file=sys.stderr)
+        return 128 + signum
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -50,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
             table.add_row(e.name, e.kind, e.distribution, e.version, status, ports)
         Console(width=200 if not Console().is_terminal else None).print(table)
     broken = [e for e in entries if not e.ok]
+    reg.check_strict()  # after the table: strict mode names the broken plugins in one error line
     return 1 if (args.doctor and broken) else 0
 
 

@@ -14,6 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--audio", help="speech audio, any format PyAV reads (overrides inputs.audio)")
     p.add_argument("--emotion", help="label, mix or YAML request, e.g. happy, 'happy:0.6,surprised:0.4', "
                    "'{text: I won!}', '[{at: 0, emotion: sad}, {at: 2, emotion: happy}]', from_audio")
+    p.add_argument("--driving", help="driving video for video-driven stages (overrides inputs.driving); "
+                   "its audio is used unless --audio is given")
     p.add_argument("--transcript", help="what is said in the audio (for aligning encoders, e.g. phonemes)")
     p.add_argument("--fps", type=float, help="video frame rate (overrides fps)")
     p.add_argument("--seed", type=int, help="random seed (overrides seed)")
@@ -41,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         emotion = parse_emotion(args.emotion)
     with _progress(args.quiet) as progress:
         result = pipe.run(args.output, portrait=args.portrait, audio=args.audio, emotion=emotion,
-                          transcript=args.transcript, overwrite=args.overwrite, progress=progress)
+                          transcript=args.transcript, driving=args.driving, overwrite=args.overwrite, progress=progress)
     print(f"wrote {result.output} ({result.n_frames} frames, {result.duration:.2f} s, "
           f"{result.render_fps:.1f} fps rendered) and {result.config_path.name}")
     if result.metrics is not None:

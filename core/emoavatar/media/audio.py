@@ -49,15 +49,30 @@ def iter_audio(path: str | Path, sample_rate: int = 16000, layout: str = "mono",
 
 
 def decode_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
-    """Whole file as mono float32 at ``sample_rate``."""
-    chunks = [c.reshape(-1) for c in iter_audio(path, sample_rate)]
-    if not chunks:
+    """Whole file as mono float32 at ``sample_rate``.
+
+    Decoded into one buffer sized from the header's duration (grown if the header is short),
+    so the peak is the waveform itself, not the waveform plus a list of its pieces."""
+    try:
+        expected = int(probe_duration(path, header_only=True) * sample_rate) + sample_rate
+    except MediaError:
+        expected = 0
+    out = np.empty(max(expected, sample_rate), np.float32)
+    n = 0
+    for chunk in iter_audio(path, sample_rate):
+        c = chunk.reshape(-1)
+        if n + len(c) > len(out):
+            out = np.resize(out, max(2 * len(out), n + len(c)))
+        out[n:n + len(c)] = c
+        n += len(c)
+    if n == 0:
         raise MediaError(f"{path} contains no audio samples")
-    return np.concatenate(chunks).astype(np.float32, copy=False)
+    return out[:n] if n == len(out) or n > len(out) // 2 else out[:n].copy()
 
 
-def probe_duration(path: str | Path) -> float:
-    """Duration in seconds, from the stream header or, failing that, by streaming the decode."""
+def probe_duration(path: str | Path, header_only: bool = False) -> float:
+    """Duration in seconds, from the stream header or, failing that, by streaming the decode
+    (``header_only``: 0.0 instead of decoding)."""
     container = _open(Path(path))
     try:
         stream = container.streams.audio[0]
@@ -65,12 +80,38 @@ def probe_duration(path: str | Path) -> float:
             return float(stream.duration * stream.time_base)
     finally:
         container.close()
+    if header_only:
+        return 0.0
     n = 0
     for chunk in iter_audio(path, 16000):
         n += chunk.reshape(-1).shape[0]
     if n == 0:
         raise MediaError(f"{path} contains no audio samples")
     return n / 16000.0
+
+
+RESAMPLE_PIECE = 1 << 16
+
+
+def window_energy(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, block: int = 1 << 20) -> np.ndarray:
+    """``Σ x[j]²`` for j in ``[lo_i, hi_i)`` (clipped to ``x``; outside counts as zeros), float64.
+
+    ``lo`` and ``hi`` must be non-decreasing (frames along time). Works through groups of
+    windows spanning about ``block`` samples, so memory does not grow with the audio's length
+    (a whole-signal float64 cumulative sum of 10 min at 16 kHz would be 77 MB)."""
+    lo = np.clip(np.asarray(lo, np.int64), 0, len(x))
+    hi = np.clip(np.asarray(hi, np.int64), 0, len(x))
+    out = np.zeros(len(lo), np.float64)
+    i = 0
+    while i < len(lo):
+        # as many windows as fit in `block` samples from lo[i] (at least one)
+        j = max(i + 1, int(np.searchsorted(hi, lo[i] + block, side="right")))
+        a, b = int(lo[i]), int(hi[i:j].max())
+        seg = np.asarray(x[a:b], np.float64)
+        c = np.concatenate([[0.0], np.cumsum(seg * seg)])
+        out[i:j] = c[hi[i:j] - a] - c[np.maximum(lo[i:j], a) - a]
+        i = j
+    return out
 
 
 def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
@@ -80,10 +121,12 @@ def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
         return samples
     import av
 
-    frame = av.AudioFrame.from_ndarray(samples[None, :], format="flt", layout="mono")
-    frame.sample_rate = int(rate_in)
     resampler = av.AudioResampler(format="flt", layout="mono", rate=int(rate_out))
-    out = [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
+    out = []
+    for lo in range(0, samples.size, RESAMPLE_PIECE):  # pieces: PyAV's copies stay small for long audio
+        frame = av.AudioFrame.from_ndarray(samples[None, lo:lo + RESAMPLE_PIECE], format="flt", layout="mono")
+        frame.sample_rate = int(rate_in)
+        out += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
     out += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
     return np.concatenate(out).astype(np.float32, copy=False) if out else np.zeros(0, np.float32)
 
@@ -98,3 +141,40 @@ def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int) -> None:
         w.setsampwidth(2)
         w.setframerate(int(sample_rate))
         w.writeframes(pcm.tobytes())
+
+
+#: Sample formats that can hold NaN or infinity (integer PCM cannot).
+FLOAT_FORMATS = ("flt", "fltp", "dbl", "dblp")
+
+
+def check_finite(path: str | Path) -> None:
+    """Refuse audio containing NaN or infinite samples, naming the first bad time.
+
+    Only float PCM (e.g. ``pcm_f32le`` WAV) can hold them; other codecs are not decoded here.
+    We reject rather than repair: silently zeroing samples would change the speech the
+    encoders see, and the AAC encoder would otherwise fail (or encode noise) deep in the run.
+    """
+    path = Path(path)
+    container = _open(path)
+    try:
+        stream = container.streams.audio[0]
+        if not stream.codec_context.name.startswith("pcm_f"):
+            return
+        rate = stream.rate or 1
+        seen = 0
+        for frame in container.decode(stream):
+            arr = frame.to_ndarray()
+            bad = ~np.isfinite(arr)
+            if bad.any():
+                planar = frame.format.is_planar
+                col = int(np.argmax(bad.any(axis=0))) if planar else int(np.argmax(bad.reshape(-1))) // max(
+                    1, len(frame.layout.channels))
+                raise MediaError(f"{path} contains NaN or infinite samples (first at {(seen + col) / rate:.3f} s)",
+                                 fix="re-export the audio (e.g. as 16-bit PCM) from a clean source")
+            seen += frame.samples
+    except Exception as e:  # noqa: BLE001 - PyAV raises many types for bad files
+        if isinstance(e, MediaError):
+            raise
+        raise MediaError(f"corrupt audio in {path}: {e}") from None
+    finally:
+        container.close()

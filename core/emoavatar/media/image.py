@@ -37,3 +37,24 @@ def write_image(path: str | Path, image: np.ndarray) -> None:
     if not ok:
         raise MediaError(f"cannot encode image {path}")
     buf.tofile(str(path))
+
+
+def fit_portrait(image: np.ndarray, max_side: int, source: str | Path = "portrait") -> np.ndarray:
+    """Downscale ``image`` (area interpolation) so its longest side is at most ``max_side``,
+    with a one-line notice; smaller images are returned as they are.
+
+    Every stage works at the portrait's size (face analysis, warping, encoding), so an
+    8000x8000 photo would cost minutes and gigabytes for no visible gain in a video."""
+    import logging
+
+    import cv2
+
+    h, w = image.shape[:2]
+    if max(h, w) <= max_side:
+        return image
+    scale = max_side / max(h, w)
+    size = (max(2, round(w * scale)), max(2, round(h * scale)))
+    logging.getLogger("emoavatar").warning(
+        "notice: portrait %s is %dx%d; downscaled to %dx%d (inputs.max_portrait_side=%d)",
+        source, w, h, size[0], size[1], max_side)
+    return np.ascontiguousarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA))

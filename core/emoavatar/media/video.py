@@ -27,10 +27,11 @@ class VideoWriter:
 
     Frames are uint8 RGB ``[N, H, W, 3]``; odd sizes are padded by one edge pixel (yuv420p).
     On a clean exit the file is renamed into place; on an exception it is deleted.
+    ``atomic=False`` writes ``path`` itself (for a caller that writes to its own temporary).
     """
 
     def __init__(self, path: str | Path, fps: float = 25.0, *, audio: str | Path | None = None,
-                 crf: int = 18, preset: str = "veryfast", overwrite: bool = False) -> None:
+                 crf: int = 18, preset: str = "veryfast", overwrite: bool = False, atomic: bool = True) -> None:
         self.path = Path(path)
         if self.path.exists() and not overwrite:
             raise OutputExistsError(f"{self.path} already exists", fix="choose another -o or pass --overwrite")
@@ -39,7 +40,7 @@ class VideoWriter:
         self.fps = fps
         self.audio_path = Path(audio) if audio else None
         self.crf, self.preset = crf, preset
-        self.tmp = partial_path(self.path)
+        self.tmp = partial_path(self.path) if atomic else self.path  # not atomic: the caller renames
         self._container = None
         self._vstream = None
         self.frames_written = 0
@@ -94,7 +95,8 @@ class VideoWriter:
             self._audio.mux_until(None)
         self._container.close()
         self._container = None
-        os.replace(self.tmp, self.path)
+        if self.tmp != self.path:
+            os.replace(self.tmp, self.path)
         return self.path
 
     def abort(self) -> None:
@@ -186,6 +188,10 @@ class VideoInfo:
     audio_codec: str | None
 
 
+#: Demuxers of single images (PNG, JPEG, ... are read by ``image2`` or a ``*_pipe`` demuxer).
+STILL_IMAGE_FORMATS = ("image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe")
+
+
 def _open_video(path: Path):
     import av
 
@@ -198,6 +204,9 @@ def _open_video(path: Path):
     if not c.streams.video:
         c.close()
         raise MediaError(f"{path} has no video stream")
+    if c.format.name in STILL_IMAGE_FORMATS or c.format.name.endswith("_pipe"):
+        c.close()
+        raise MediaError(f"{path} is a still image, not a video", fix="give a video file such as an MP4")
     return c
 
 

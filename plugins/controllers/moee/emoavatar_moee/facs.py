@@ -1,7 +1,7 @@
 """FACS facts the controller is initialised from (no torch): AU channels, the basic-emotion
 prototypes and the face regions of the local gates.
 
-The prototypes restate the design card (DESIGN §5; Ekman & Friesen's EMFACS-style patterns):
+The prototypes restate the design card (docs/architecture.md, "Default pipeline"; Ekman & Friesen's EMFACS-style patterns):
 happy ≈ AU6+AU12, sad ≈ AU1+AU4+AU15, surprised ≈ AU1+AU2+AU5+AU26, angry ≈ AU4+AU5+AU7+AU23,
 fearful ≈ AU1+AU2+AU4+AU5+AU20+AU26, disgusted ≈ AU9+AU15+AU16, contempt ≈ one-sided AU12+AU14.
 They are data here (this plugin never imports a motion plugin); the values weight each AU

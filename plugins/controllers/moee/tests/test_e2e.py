@@ -44,7 +44,13 @@ def measured(tmp_path_factory):
             pipe.run(video, portrait=kit_portrait_path(), audio=kit_speech_path(), emotion=spec)
         info = video_info(video)
         assert (info.width, info.height) == (256, 256) and info.n_frames == 50, (name, info)
-        res = metric.evaluate(EvalSample(video, portrait=kit_portrait_path(), fps=25.0), ctx)
+        if name == "neutral":  # AUs are measured against the neutral request's face: facs-rig retargets
+            # the smiling kit portrait to a neutral face, and the AU proxies are clipped at 0 below their baseline
+            from emoavatar.media import read_video, write_image
+
+            baseline = tmp / "neutral_face.png"
+            write_image(baseline, next(iter(read_video(video, chunk=50)))[25])
+        res = metric.evaluate(EvalSample(video, portrait=baseline, fps=25.0), ctx)
         out[name] = {k: float(np.mean(v[8:])) for k, v in res.series.items()}  # after the onset
     print({k: {a: round(v[a], 3) for a in ("AU1", "AU2", "AU12")} for k, v in out.items()})
     return out

@@ -21,6 +21,18 @@ from emoavatar.types import Audio, AudioFeatures
 SAMPLE_RATE = 16000
 
 
+UNSUPPORTED_FIX = ("give a transformers audio model folder (config.json + weights): HuBERT, wav2vec2, WavLM, "
+                   "data2vec-audio or an emotion model fine-tuned from one, or a transformers port of emotion2vec")
+
+
+def funasr_checkpoint(path: Path) -> bool:
+    """A FunASR/fairseq checkpoint: a bare ``.pt`` file, or a folder with ``config.yaml`` + ``model.pt``
+    and no ``config.json`` (the layout of the official emotion2vec releases)."""
+    if path.is_file():
+        return path.suffix in (".pt", ".pth", ".ckpt")
+    return not (path / "config.json").is_file() and (path / "model.pt").is_file()
+
+
 def load_pretrained(model: str | None, local_files_only: bool, what: str, auto_class: str = "AutoModel"):
     """``AutoModel.from_pretrained`` from a folder or a (cached) hub id; WeightsNotFoundError otherwise."""
     if not model:
@@ -29,6 +41,9 @@ def load_pretrained(model: str | None, local_files_only: bool, what: str, auto_c
     import transformers
 
     path = Path(model).expanduser()
+    if path.exists() and funasr_checkpoint(path):
+        raise WeightsNotFoundError(f"{what}: {path} is a FunASR/fairseq checkpoint (emotion2vec's official format), "
+                                   "which is not supported: only transformers models load", fix=UNSUPPORTED_FIX)
     if path.exists() and not (path / "config.json").is_file():
         raise WeightsNotFoundError(f"{what}: {path}/config.json not found",
                                    fix="point `model` at a folder written by save_pretrained()")
@@ -38,6 +53,9 @@ def load_pretrained(model: str | None, local_files_only: bool, what: str, auto_c
         return getattr(transformers, auto_class).from_pretrained(str(path) if path.exists() else model,
                                                                  local_files_only=local_files_only)
     except (OSError, ValueError) as e:
+        if "emotion2vec" in str(model).lower():
+            raise WeightsNotFoundError(f"{what}: cannot load {model!r} with transformers; the official emotion2vec "
+                                       "checkpoints are FunASR models, which are not supported", fix=UNSUPPORTED_FIX) from None
         raise WeightsNotFoundError(
             f"{what}: cannot load {model!r} ({str(e).splitlines()[0][:160]})",
             fix="download it once (e.g. `huggingface-cli download MODEL`) or give a local folder; "

@@ -87,6 +87,21 @@ def test_missing_weights(tmp_path, kit_audio):
         SPEC.build({"model": "not-a-real/model-xyz"}).encode(kit_audio, ctx)
 
 
+def test_official_emotion2vec_checkpoints_are_refused_plainly(tmp_path, kit_audio):
+    """FunASR's emotion2vec layout (config.yaml + model.pt, or a bare .pt) is unsupported: one line saying so."""
+    ctx = RunContext(n_frames=5)
+    folder = tmp_path / "emotion2vec_base"
+    folder.mkdir()
+    (folder / "config.yaml").write_text("model: Emotion2vec\n")
+    (folder / "model.pt").write_bytes(b"\0")
+    for path in (folder, folder / "model.pt"):
+        with pytest.raises(WeightsNotFoundError, match="FunASR.*not supported") as e:
+            EMOTION_SPEC.build({"model": str(path)}).encode(kit_audio, ctx)
+        assert "\n" not in str(e.value) and "transformers" in str(e.value)
+    with pytest.raises(WeightsNotFoundError, match="FunASR models, which are not supported"):
+        EMOTION_SPEC.build({"model": "emotion2vec/emotion2vec_base"}).encode(kit_audio, ctx)
+
+
 @pytest.fixture(scope="module")
 def tiny_bert(tmp_path_factory):
     import torch

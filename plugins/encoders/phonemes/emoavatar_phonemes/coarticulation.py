@@ -39,15 +39,13 @@ WIN_S = 0.025  # energy analysis window
 
 def frame_energy_db(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     """RMS level in dBFS of 25 ms windows every 10 ms (window i centred at (i + 0.5) * 10 ms)."""
+    from emoavatar.media.audio import window_energy
+
     hop = round(HOP_S * sample_rate)
     win = round(WIN_S * sample_rate)
     n = max(1, int(np.ceil(len(samples) / hop)))
-    pad = np.zeros(n * hop + win, dtype=np.float64)
-    off = (win - hop) // 2
-    pad[off:off + len(samples)] = samples
-    c = np.concatenate([[0.0], np.cumsum(pad * pad)])
-    starts = np.arange(n) * hop
-    power = (c[starts + win] - c[starts]) / win
+    starts = np.arange(n) * hop - (win - hop) // 2  # zeros outside the signal
+    power = window_energy(samples, starts, starts + win) / win  # streamed: no whole-signal copies
     return 10.0 * np.log10(power + 1e-12)
 
 

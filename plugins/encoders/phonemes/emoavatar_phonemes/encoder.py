@@ -19,6 +19,26 @@ log = logging.getLogger(__name__)
 MIN_DECODE_S = 0.05  # shorter audio (or no audible frame) is not worth decoding: all 'sil'
 
 
+def utterances(db: np.ndarray, max_s: float, search_s: float = 5.0, smooth_s: float = 0.3) -> list[tuple[int, int]]:
+    """Split ``len(db)`` 10 ms frames into ``[(start, stop)]`` of at most ``max_s`` seconds,
+    each cut in the quietest ``smooth_s`` stretch (moving-average level) of its last ``search_s``.
+
+    Pocketsphinx keeps a back-pointer table for the whole utterance, so one 10-minute
+    utterance costs hundreds of MB; utterances of bounded length keep memory flat."""
+    n, limit = len(db), int(max_s * 100)
+    search = min(int(search_s * 100), limit // 2)
+    k = max(1, int(smooth_s * 100))
+    out, start = [], 0
+    while n - start > limit:
+        lo = start + limit - search
+        level = np.convolve(db[lo:start + limit], np.ones(k) / k, mode="same")
+        cut = lo + int(np.argmin(level))
+        out.append((start, cut))
+        start = cut
+    out.append((start, n))
+    return out
+
+
 class PhonemeEncoder(AudioEncoder):
     """Port ``features:visemes``: ``values [T, 15]`` over :data:`~emoavatar.visemes.VISEMES`
     (rows sum to 1), ``meta['phones'] = [(phone, start_s, end_s), ...]``, ``meta['method']``
@@ -60,7 +80,12 @@ class PhonemeEncoder(AudioEncoder):
             log.warning("phonemes: %s; falling back to phone recognition", problem)
             meta["alignment_error"] = problem
         meta["method"] = "recognise"
-        return self._sphinx.recognise(samples), meta
+        phones: list[Segment] = []
+        db = frame_energy_db(samples, SAMPLE_RATE) if len(samples) > self.config.max_utterance_s * SAMPLE_RATE else gate
+        for a, b in utterances(db, self.config.max_utterance_s):
+            lo, hi = a * SAMPLE_RATE // 100, min(len(samples), b * SAMPLE_RATE // 100)
+            phones += [(p, s + a / 100, e + a / 100) for p, s, e in self._sphinx.recognise(samples[lo:hi])]
+        return phones, meta
 
     def encode(self, audio: Audio, ctx: RunContext) -> AudioFeatures:
         c = self.config

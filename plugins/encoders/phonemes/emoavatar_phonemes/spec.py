@@ -36,6 +36,10 @@ class PhonemesConfig(BaseModel):
     energy_gate: float | None = Field(
         45.0, gt=0, le=120, description="frames this many dB below the clip's speech level become 'sil' (None: off)")
     silence_floor_dbfs: float = Field(-60.0, le=0, description="frames below this absolute level are always 'sil'")
+    max_utterance_s: float = Field(
+        30.0, ge=5, le=3600,
+        description="recognition decodes longer audio as utterances of at most this length, cut at the quietest "
+                    "10 ms near each limit, so memory stays flat however long the speech")
     dominance: dict[str, float] = Field(
         default_factory=dict, description="per-viseme dominance overrides (Cohen & Massaro), e.g. {PP: 2.0}")
 

@@ -26,6 +26,7 @@ from emoavatar.errors import ConfigError
 SAMPLE_RATE = 16000
 FRAME_RATE = 100  # pocketsphinx frames per second (-frate)
 DITHER_LSB = 2.0
+PCM_PIECE = 1 << 16
 
 Segment = tuple[str, float, float]  # (phone, start_s, end_s)
 
@@ -65,10 +66,15 @@ def _phone_lm_path(phone_lm: str) -> str | None:
 
 
 def to_pcm16(samples: np.ndarray) -> bytes:
-    """float [-1, 1] -> 16-bit PCM bytes with a fixed dither (deterministic)."""
+    """float [-1, 1] -> 16-bit PCM bytes with a fixed dither (deterministic), converted in
+    pieces (the dither stream is the same as drawn at once) so no float64 copy of it all exists."""
     rng = np.random.default_rng(0)
-    x = np.asarray(samples, dtype=np.float64) * 32767.0 + rng.normal(0.0, DITHER_LSB, len(samples))
-    return np.clip(np.round(x), -32768, 32767).astype("<i2").tobytes()
+    out = np.empty(len(samples), dtype="<i2")
+    for lo in range(0, len(samples), PCM_PIECE):
+        x = np.asarray(samples[lo:lo + PCM_PIECE], dtype=np.float64) * 32767.0
+        x += rng.normal(0.0, DITHER_LSB, len(x))
+        out[lo:lo + len(x)] = np.clip(np.round(x), -32768, 32767)
+    return out.tobytes()
 
 
 def normalise_transcript(text: str) -> list[str]:

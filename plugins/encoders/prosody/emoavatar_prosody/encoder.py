@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 from emoavatar.interfaces import AudioEncoder, RunContext
-from emoavatar.media.audio import resample
+from emoavatar.media.audio import resample, window_energy
 from emoavatar.types import Audio, AudioFeatures
 
 from .spec import PROSODY_NAMES, ProsodyConfig
@@ -22,11 +22,8 @@ YIN_RATE = 8000  # F0 <= 1 kHz needs no more; halves the lags and the FFT sizes
 
 
 def level_db(x: np.ndarray, centres: np.ndarray, window: int) -> np.ndarray:
-    """RMS level (dBFS) of ``window`` samples centred on each of ``centres``."""
-    c = np.concatenate([[0.0], np.cumsum(np.asarray(x, np.float64) ** 2)])
-    lo = np.clip(centres - window // 2, 0, len(x))
-    hi = np.clip(centres + window - window // 2, 0, len(x))
-    power = (c[hi] - c[lo]) / window
+    """RMS level (dBFS) of ``window`` samples centred on each of ``centres`` (streamed over the audio)."""
+    power = window_energy(x, centres - window // 2, centres + window - window // 2) / window
     return 10.0 * np.log10(power + 1e-12)
 
 
@@ -97,7 +94,7 @@ class ProsodyEncoder(AudioEncoder):
         speech = smooth_activity(active, hang, min_len).astype(np.float64)
 
         dec = YIN_RATE / SAMPLE_RATE
-        x8 = resample(x.astype(np.float32), SAMPLE_RATE, YIN_RATE).astype(np.float64)[: int(np.ceil(len(x) * dec))]
+        x8 = resample(x, SAMPLE_RATE, YIN_RATE)[: int(np.ceil(len(x) * dec))]  # float32; yin works per chunk
         track = yin(x8, YIN_RATE, int(HOP * dec), int(window * dec), c.fmin, c.fmax, c.yin_threshold)
         track.f0, track.aperiodicity = track.f0[:n], track.aperiodicity[:n]
         if len(track.f0) < n:  # resampler delay/rounding: repeat the last frame
@@ -118,15 +115,13 @@ class ProsodyEncoder(AudioEncoder):
 
     def encode(self, audio: Audio, ctx: RunContext) -> AudioFeatures:
         n_frames = ctx.n_frames if ctx.n_frames > 0 else audio.n_frames(ctx.fps)
-        x = np.asarray(audio.at_rate(SAMPLE_RATE), dtype=np.float64)
+        x = np.asarray(audio.at_rate(SAMPLE_RATE), dtype=np.float32)  # no whole-signal float64 copy
         a = self.analyse(x)
         n = len(a["db"])
 
         # rms over each video frame's exact sample window
         bounds = np.round(np.arange(n_frames + 1) * SAMPLE_RATE / ctx.fps).astype(np.int64)
-        c = np.concatenate([[0.0], np.cumsum(x * x)])
-        lo, hi = np.clip(bounds[:-1], 0, len(x)), np.clip(bounds[1:], 0, len(x))
-        rms = np.sqrt((c[hi] - c[lo]) / np.maximum(bounds[1:] - bounds[:-1], 1))
+        rms = np.sqrt(window_energy(x, bounds[:-1], bounds[1:]) / np.maximum(bounds[1:] - bounds[:-1], 1))
 
         # other tracks: mean over K sub-samples per video frame (nearest 10 ms analysis frame)
         k = max(1, int(np.ceil(1.0 / (ctx.fps * HOP_S))))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-CHUNK = 1024  # frames per FFT batch: bounds memory for long audio
+CHUNK = 1024  # frames per FFT batch: bounds memory for long audio (samples are copied per batch too)
 
 
 @dataclass
@@ -27,11 +27,13 @@ def frame_starts(n_samples: int, hop: int) -> np.ndarray:
     return np.arange(n) * hop + hop // 2
 
 
-def _padded(x: np.ndarray, length: int) -> np.ndarray:
-    """``x`` with ``length`` zeros on both sides (frame windows never leave the array)."""
-    pad = np.zeros(len(x) + 2 * length, dtype=x.dtype)
-    pad[length:length + len(x)] = x
-    return pad
+def _segment(x: np.ndarray, a: int, b: int) -> np.ndarray:
+    """``x[a:b]`` as float64, with zeros where the range leaves ``x``."""
+    out = np.zeros(b - a, dtype=np.float64)
+    lo, hi = max(a, 0), min(b, len(x))
+    if hi > lo:
+        out[lo - a:hi - a] = x[lo:hi]
+    return out
 
 
 def yin(x: np.ndarray, sample_rate: int, hop: int, window: int, fmin: float, fmax: float,
@@ -56,12 +58,13 @@ def yin(x: np.ndarray, sample_rate: int, hop: int, window: int, fmin: float, fma
     f0 = np.zeros(len(centres))
     ap = np.ones(len(centres))
     taus = np.arange(tau_max + 1)
-    padded = _padded(np.asarray(x, dtype=np.float64), length)
-    windows = np.lib.stride_tricks.sliding_window_view(padded, length)
-    sq = np.concatenate([[0.0], np.cumsum(padded * padded)])  # energies e_τ
     for lo in range(0, len(centres), CHUNK):
         cen = centres[lo:lo + CHUNK]
-        start = cen - length // 2 + length  # first sample of each frame in `padded`
+        begin = cen - length // 2  # first sample of each frame in `x` (may be < 0: zeros)
+        buf = _segment(x, int(begin[0]), int(begin[-1]) + length)  # this batch's samples only
+        windows = np.lib.stride_tricks.sliding_window_view(buf, length)
+        sq = np.concatenate([[0.0], np.cumsum(buf * buf)])  # energies e_τ
+        start = begin - begin[0]  # first sample of each frame in `buf`
         fr = windows[start]  # [N, W + τmax]
         spec = np.fft.rfft(fr, nfft) * np.conj(np.fft.rfft(fr[:, :window], nfft))
         r = np.fft.irfft(spec, nfft)[:, :tau_max + 1]  # r(τ)

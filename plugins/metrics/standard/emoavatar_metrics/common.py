@@ -94,6 +94,26 @@ def paired(a: np.ndarray, b: np.ndarray, what: str) -> tuple[np.ndarray, np.ndar
     return a[:n], b[:n], notes
 
 
+def read_checkpoint(path: Path, what: str, fix: str | None = None) -> dict:
+    """``torch.load(weights_only=True)`` of a state dict (a ``{"state_dict": ...}`` wrapper unwrapped);
+    a file that is not one is a one-line :class:`WeightsNotFoundError`, not a raw torch error."""
+    import pickle
+    import zipfile
+
+    import torch
+
+    try:
+        state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError) as e:
+        raise WeightsNotFoundError(f"{path} is not {what} readable with weights_only=True "
+                                   f"({' '.join(str(e).split())[:160]})", fix=fix) from None
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise WeightsNotFoundError(f"{path} holds a {type(state).__name__}, not {what}", fix=fix)
+    return state
+
+
 def load_weights(model, state: dict, path: Path, what: str, fix: str | None = None):
     """Load a torch ``state`` into ``model``; a checkpoint of another network is a one-line
     :class:`WeightsNotFoundError` naming ``what`` was expected, not a wall of key names."""

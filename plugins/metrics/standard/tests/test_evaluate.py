@@ -92,14 +92,15 @@ def test_runner_manifest_skips_and_writers(media, tmp_path):
     report = evaluate(samples, ["psnr", "lmd", "fid", "emotion-acc"], EvaluationOptions())
     first, second = report.samples
     assert first.values()["psnr"] == 100.0 and first.values()["m_lmd_px256"] == 0
-    assert "weights" in first.skipped["fid"] and "model" in first.skipped["emotion-acc"]
+    assert "weights" in first.skipped["fid"]
+    assert first.values()["emotion_acc"] == 100.0  # offline by default (facex): the smiling kit face reads happy
     assert second.skipped["psnr"].startswith("needs --reference")
     summary = report.summary()
     assert summary["psnr"].n == 1 and summary["psnr"].mean == 100.0  # skipped != 0
     d = to_dict(report)
     assert d["samples"][1]["values"] == {} and d["summary"]["f_lmd_px256"]["n"] == 1
     csv_text = render(report, "csv")
-    assert csv_text.splitlines()[0].startswith("sample,video,psnr,m_lmd_px256,f_lmd_px256,skipped")
+    assert csv_text.splitlines()[0].startswith("sample,video,psnr,m_lmd_px256,f_lmd_px256,emotion_acc,skipped")
     assert ",100.0," in csv_text.splitlines()[1]
     assert "fid (" in render(report, "md") and "fid (" in render(report, "table")
 

@@ -120,6 +120,12 @@ def test_syncnet_metric_with_random_weights(media, tmp_path):
     res = check_metric(reg.create("metrics", "syncnet", {"weights": str(path), "max_offset": 3}),
                        EvalSample(video=short), RunContext())
     assert set(res.values) == {"lse_d", "lse_c", "syncnet_offset"}
-    assert res.values["lse_c"] >= 0 and abs(res.values["syncnet_offset"]) <= 3
+    # the scores are the min / median - min / argmin of the averaged distance curve over 2N + 1 offsets
+    curve = np.asarray(res.series["syncnet_dist"])
+    assert curve.shape == (7,) and np.ptp(curve) > 0  # a constant curve = the offsets were not searched
+    assert res.values["lse_d"] == pytest.approx(curve.min())
+    assert res.values["lse_c"] == pytest.approx(np.median(curve) - curve.min()) and res.values["lse_c"] > 0
+    assert res.values["syncnet_offset"] == int(np.argmin(curve)) - 3
+    assert len(res.series["syncnet_conf"]) == 12 - 5  # one per 5-frame window but the last
     with pytest.raises(WeightsNotFoundError):
         reg.create("metrics", "syncnet").evaluate(EvalSample(video=short), RunContext())

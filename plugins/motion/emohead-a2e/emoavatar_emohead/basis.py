@@ -6,7 +6,7 @@ API (all arrays numpy float32; T frames, k = ``basis.k`` expression parameters):
 
     from emoavatar_emohead.basis import create_basis, load_basis
 
-    basis = create_basis("landmark-pca", k=10)      # or create_basis("3ddfa", weights="mb1.safetensors")
+    basis = create_basis("landmark-pca", k=10)      # or create_basis("3ddfa", weights="mb1_120x120.pth")
     basis.fit(landmarks)                            # [N, 68, 2] pixel landmarks of ONE subject (pca only)
     code = basis.encode(landmarks, frames=None)     # -> BasisCode(alpha [T, k], pose [T, 6])
     lm = basis.decode(code.alpha, code.pose)        # -> [T, 68, 2] (pixels; normalised frame if pose is None)
@@ -22,9 +22,10 @@ Bases:
 - ``landmark-pca`` (weight-free): generalized-Procrustes alignment of the subject's landmarks on
   rigid points (nose and eyes) to their mean shape, then PCA of the aligned shapes; α is whitened
   (unit variance over the training frames), like a linear expression model. Fitted per subject.
-- ``3ddfa``: a 3DDFA_V2-style MobileNet-v1 regressor (face crop 120x120 -> 62 params: 12 pose,
-  40 shape, 10 expression). The user supplies the weights (torch state dict or safetensors) and
-  optionally the 62-d parameter mean/std (``.npz``/``.json``); see :class:`TDDFABasis`.
+- ``3ddfa``: 3DDFA_V2's MobileNet-v1 regressor (face crop 120x120 -> 62 params: 12 pose,
+  40 shape, 10 expression). The user supplies 3DDFA_V2's published files: weights
+  (``mb1_120x120.pth`` as published, or safetensors), the parameter mean/std pickle and, to decode,
+  the BFM pickle (read without running pickled code); see :mod:`.tddfa`.
 
 Motion space ``exp3dmm10``: ``Motion.tracks = {"exp3dmm10": alpha [T, k], "pose": [T, 6]}``,
 ``Motion.meta["basis"]`` = basis path or name. New bases: :func:`register_basis`.

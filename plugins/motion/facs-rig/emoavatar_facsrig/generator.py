@@ -2,12 +2,19 @@
 
 Per frame t (all in face units, see :mod:`.face_frame`):
 
-1. expert mixture (MoEE's soft gating, weight-free): ``a(t) = intensity(t) Σ_e w_e(t) P_e``
-   over the FACS prototypes ``P_e`` (:mod:`.prototypes`); AU overrides from the request
-   replace their channels; mouth AUs that open/close the lips yield to speech by
-   ``speech_dominance · speaking(t)``; Gaussian smoothing.
-2. shape ``S(t) = rest + expression_scale Σ_k a_k(t) F_k + mouth_scale Σ_v v_v(t) D_v``
-   with AU fields ``F_k`` (:mod:`.action_units`) and viseme fields ``D_v`` (:mod:`.mouth`).
+1. expert mixture (MoEE's soft gating, weight-free) towards an *absolute* expression:
+   ``a(t) = o + intensity(t) (g Σ_e w_e(t) P_e − o)`` over the FACS prototypes ``P_e``
+   (``g``: ``expression_scale``)
+   (:mod:`.prototypes`), where ``o`` is the portrait's own expression estimated from its
+   landmarks (:mod:`.own_expression`; ``retarget: false`` sets ``o = 0``, the old additive rig).
+   Intensity 0 keeps the portrait's face, ``neutral`` at intensity 1 is a neutral face. AU
+   overrides (also times ``g``) replace their channels; mouth AUs that open/close the lips (the emotional jaw)
+   yield to speech by ``speech_dominance · utterance(t)``, held through short pauses, so the
+   visemes always have room; Gaussian smoothing.
+2. shape ``S(t) = rest + Σ_k (a_k(t) − o_k) F_k + mouth_scale Σ_v v_v(t) D_v``
+   with AU fields ``F_k`` (:mod:`.action_units`) and viseme fields ``D_v`` (:mod:`.mouth`) of
+   the neutralised face ``rest − Σ_k o_k F_k`` (the lip closures close *its* lips): speech rides
+   on top of the emotional pose.
 3. eyelids close by ``max(blink(t), AU43, AU45)``; lids and lips never cross.
 4. a small rigid head motion (yaw/pitch/roll about the face centre with a depth template,
    scale, translation), then back to pixels.
@@ -29,6 +36,7 @@ from .action_units import CLOSURE_AUS, au_fields, close_eyelids, keep_order
 from .face_frame import DEPTH, FaceFrame
 from .idle import blink_track, head_pose, speech_emphasis
 from .mouth import viseme_fields
+from .own_expression import OwnExpression, estimate
 from .prototypes import PROTOTYPES, SPEECH_YIELDING
 from .regions import expert_mixture
 from .smoothing import fit_rows, gaussian_smooth
@@ -56,11 +64,16 @@ class FacsRigGenerator(MotionGenerator):
                 m[i, CHANNELS.index(au)] = w
         return m
 
-    def activations(self, emotion: EmotionState, n: int, fps: float, speaking: np.ndarray) -> np.ndarray:
-        """``[T, C]`` AU activations: expert mixture, overrides, speech yielding, smoothing."""
+    def activations(self, emotion: EmotionState, n: int, fps: float, speaking: np.ndarray,
+                    own: np.ndarray | None = None) -> np.ndarray:
+        """``[T, C]`` AU activations: expert mixture towards the absolute target from the own
+        activations ``own [C]``, overrides, speech yielding, smoothing."""
         w = fit_rows(emotion.weights, n)
         inten = fit_rows(emotion.intensity, n)
-        act = inten[:, None] * expert_mixture(emotion, w, self.prototype_matrix(tuple(emotion.vocabulary)), CHANNELS)
+        mix = expert_mixture(emotion, w, self.prototype_matrix(tuple(emotion.vocabulary)), CHANNELS)
+        target = self.config.expression_scale * mix
+        own = np.zeros(len(CHANNELS)) if own is None else own
+        act = own[None] + inten[:, None] * (target - own[None])
         if emotion.au is not None and emotion.au_names:
             au = fit_rows(emotion.au, n)
             for j, name in enumerate(emotion.au_names):
@@ -68,11 +81,17 @@ class FacsRigGenerator(MotionGenerator):
                     warnings.warn(f"facs-rig: no displacement field for {name!r}; override ignored", stacklevel=2)
                     continue
                 given = np.isfinite(au[:, j])
-                act[given, CHANNELS.index(name)] = np.clip(au[given, j], 0.0, 1.0)
+                act[given, CHANNELS.index(name)] = self.config.expression_scale * np.clip(au[given, j], 0.0, 1.0)
         yield_ = 1.0 - self.config.speech_dominance * speaking
         for name in SPEECH_YIELDING:
             act[:, CHANNELS.index(name)] *= yield_
         return np.clip(gaussian_smooth(act, self.config.smoothing * fps), 0.0, 2.0)
+
+    def own_expression(self, portrait: Portrait, rest: np.ndarray, fields: dict[str, np.ndarray]) -> OwnExpression:
+        """The portrait's own expression (zero when ``retarget`` is off)."""
+        if not self.config.retarget:
+            return OwnExpression()
+        return estimate(rest, fields, portrait.image, np.asarray(portrait.face.landmarks, np.float64))
 
     # -- the whole face ---------------------------------------------------------------------
     def generate(
@@ -96,19 +115,24 @@ class FacsRigGenerator(MotionGenerator):
         vw = fit_rows(self._viseme_weights(vis), n, vis.fps, fps)
         vw = gaussian_smooth(vw, cfg.mouth_smoothing * fps)
         speaking = np.clip(1.0 - vw[:, 0], 0.0, 1.0)  # column 0 is sil
-        act = self.activations(emotion, n, fps, gaussian_smooth(speaking, 0.1 * fps))
+        fields = au_fields(rest)
+        own = self.own_expression(portrait, rest, fields)
+        o = np.array([own.au.get(c, 0.0) for c in CHANNELS])
+        act = self.activations(emotion, n, fps, utterance(speaking, fps, cfg.pause_hold), o)
 
         lin = [c for c in CHANNELS if c not in CLOSURE_AUS]
-        fields = au_fields(rest)
         f_au = np.stack([fields[c] for c in lin])  # [C', 68, 2]
-        d_expr = np.einsum("tc,cij->tij", act[:, [CHANNELS.index(c) for c in lin]], f_au)
-        d_mouth = np.einsum("tv,vij->tij", vw, viseme_fields(rest))
-        shape = rest[None] + cfg.expression_scale * d_expr + cfg.mouth_scale * d_mouth
+        li = [CHANNELS.index(c) for c in lin]
+        d_expr = np.einsum("tc,cij->tij", act[:, li] - o[None, li], f_au)  # the gain is in the target
+        base = rest - np.einsum("c,cij->ij", o[li], f_au)  # the portrait's neutral face
+        d_mouth = np.einsum("tv,vij->tij", vw, viseme_fields(base))
+        shape = rest[None] + d_expr + cfg.mouth_scale * d_mouth
 
         blink = blink_track(n, fps, ctx.seed, cfg.blink_rate_per_min)
         closure = np.maximum(blink, act[:, [CHANNELS.index(c) for c in CLOSURE_AUS]].max(1))
         shape = keep_order(close_eyelids(shape, closure))
         mouth_open = np.clip(shape[:, 66, 1] - shape[:, 62, 1], 0.0, None)
+        teeth, own_mouth = self._mouth_tracks(act, o, fit_rows(emotion.intensity, n) if cfg.retarget else np.zeros(n))
 
         emphasis = self._emphasis(features.get(PROSODY_PORT), n, fps)
         face_size = 2.0 * frame.iod
@@ -121,10 +145,27 @@ class FacsRigGenerator(MotionGenerator):
                 "pose": pose.astype(np.float32),
                 "blink": blink.astype(np.float32),
                 "mouth_open": mouth_open.astype(np.float32),
+                "teeth": teeth.astype(np.float32),
+                "own_mouth": own_mouth.astype(np.float32),
             },
             fps=fps,
-            meta={"au_names": CHANNELS, "au": act.astype(np.float32), "iod": frame.iod, "face_size": face_size},
+            meta={"au_names": CHANNELS, "au": act.astype(np.float32), "iod": frame.iod, "face_size": face_size,
+                  "own_au": dict(own.au), "own_teeth": own.teeth},
         )
+
+    @staticmethod
+    def _mouth_tracks(act: np.ndarray, own: np.ndarray, intensity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Hints for the renderer's mouth interior, per frame in [0, 1]: ``teeth``, how much upper
+        teeth an opened mouth shows (a smile, AU12, or a raised upper lip, AU10, bares them);
+        ``own_mouth``, how much of the portrait's own lip gap (and what shows in it) the frame
+        keeps: ``1 − intensity`` when the portrait's mouth is open (retargeting replaces it), so a
+        frame driven to another expression paints its whole opening instead of stretching the
+        portrait's teeth."""
+        c12, c10 = CHANNELS.index("AU12"), CHANNELS.index("AU10")
+        teeth = np.clip(0.7 * act[:, c12] + 0.8 * act[:, c10], 0.0, 1.0)
+        opened = own[CHANNELS.index("AU25")] + own[CHANNELS.index("AU26")] > 1e-3
+        keep = np.clip(1.0 - intensity, 0.0, 1.0) if opened else np.ones(len(act))
+        return teeth, keep
 
     @staticmethod
     def _viseme_weights(vis: AudioFeatures) -> np.ndarray:
@@ -169,3 +210,16 @@ class FacsRigGenerator(MotionGenerator):
         rot = r_roll @ r_yaw @ r_pitch
         q = np.einsum("tij,tnj->tni", rot, p)[..., :2] * pose[:, None, 5:6] + centre[:2]
         return frame.to_pixels(q) + pose[:, None, 3:5]
+
+
+def utterance(speaking: np.ndarray, fps: float, hold: float) -> np.ndarray:
+    """Speech activity held through pauses shorter than ``hold`` seconds (a running max over
+    ``hold``, centred), then smoothed over 0.1 s: the emotional jaw stays reduced for a whole
+    phrase instead of springing open between words."""
+    half = int(round(0.5 * hold * fps))
+    s = np.asarray(speaking, np.float64)
+    if half > 0 and len(s):
+        padded = np.pad(s, half, mode="edge")
+        s = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1).max(1)
+    return np.clip(gaussian_smooth(s, 0.1 * fps), 0.0, 1.0)
+

@@ -22,10 +22,17 @@ def rig_au(name: str | int) -> str:
 class FacsRigConfig(BaseModel):
     """Options of ``facs-rig``.
 
-    - ``expression_scale``: gain on every emotion/AU displacement.
+    - ``expression_scale``: gain on the emotion experts' AU targets and on AU overrides.
+      1.6 by default: the prototypes' amplitudes are a clear, not extreme expression, and at 1.0
+      an independent expression classifier read most requests as neutral (issue 11).
     - ``mouth_scale``: gain on the viseme mouth shapes (lip-sync amplitude).
+    - ``retarget``: drive the face to the requested *absolute* expression from the portrait's
+      own (estimated from its landmarks): a smiling portrait asked ``sad`` loses its smile and
+      closes its lips; intensity 0 keeps the portrait's face. ``false``: add the emotion's AU
+      offsets on top of the portrait's expression (the rig before issue 11).
     - ``speech_dominance``: how much mouth AUs that open/close the lips (AU23–AU27) yield
       while speaking (0: not at all, 1: fully replaced by the visemes).
+    - ``pause_hold``: pauses shorter than this (seconds) count as speaking for that yield.
     - ``blink_rate_per_min``: mean spontaneous blink rate (0 disables blinks).
     - ``head_motion``: gain on idle head sway and speech nods (0 keeps the head still).
     - ``smoothing``: std (seconds) of the Gaussian smoothing of AU activations.
@@ -37,9 +44,11 @@ class FacsRigConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    expression_scale: float = Field(1.0, ge=0.0, le=3.0)
+    expression_scale: float = Field(1.6, ge=0.0, le=3.0)
     mouth_scale: float = Field(1.0, ge=0.0, le=3.0)
-    speech_dominance: float = Field(0.75, ge=0.0, le=1.0)
+    retarget: bool = True
+    speech_dominance: float = Field(0.9, ge=0.0, le=1.0)
+    pause_hold: float = Field(1.5, ge=0.0, le=5.0)
     blink_rate_per_min: float = Field(17.0, ge=0.0, le=60.0)
     head_motion: float = Field(1.0, ge=0.0, le=3.0)
     smoothing: float = Field(0.05, ge=0.0, le=2.0)

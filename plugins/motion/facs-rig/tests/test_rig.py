@@ -11,7 +11,10 @@ from emoavatar.errors import PortError
 from emoavatar.interfaces import RunContext
 from emoavatar.types import AudioFeatures, EmotionState, Face, Portrait
 from emoavatar.visemes import VISEMES
+from emoavatar_facsrig.action_units import au_fields
 from emoavatar_facsrig.face_frame import FaceFrame
+from emoavatar_facsrig.generator import utterance
+from emoavatar_facsrig.own_expression import estimate, inside_polygon, measures
 from emoavatar_facsrig.spec import SPEC, FacsRigConfig
 from pydantic import ValidationError
 
@@ -29,13 +32,14 @@ MEAN_FACE = np.array(_JAW + _BROWS + _NOSE + _EYES + _LIPS, np.float64)
 assert MEAN_FACE.shape == (68, 2)
 
 
-def template_portrait(iod: float = 64.0, centre=(128.0, 112.0), angle_deg: float = 0.0) -> Portrait:
+def template_portrait(iod: float = 64.0, centre=(128.0, 112.0), angle_deg: float = 0.0,
+                      face: np.ndarray = MEAN_FACE) -> Portrait:
     from emoavatar.media import read_image
 
     image = read_image(_kit_png())
     a = np.radians(angle_deg)
     rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
-    lm = (MEAN_FACE * iod) @ rot.T + np.asarray(centre)
+    lm = (face * iod) @ rot.T + np.asarray(centre)
     box = (*lm.min(0), *lm.max(0))
     return Portrait(image=image, face=Face(box=tuple(float(v) for v in box), landmarks=lm.astype(np.float32)))
 
@@ -123,8 +127,11 @@ def test_happy_raises_lip_corners_surprised_raises_brows(portrait):
     assert corners_up(happy) - corners_up(neutral) > 0.06  # face units (IOD)
     assert brows_up(surprised) - brows_up(neutral) > 0.05
     assert abs(brows_up(happy) - brows_up(neutral)) < 0.01
-    np.testing.assert_allclose(neutral, FaceFrame.from_landmarks(portrait.face.landmarks).to_face(
-        portrait.face.landmarks), atol=1e-4)  # neutral + silence + no idle motion = the portrait itself
+    own = face_shape(run(portrait, {"happy": 1}, intensity=0.0), portrait)
+    np.testing.assert_allclose(own, FaceFrame.from_landmarks(portrait.face.landmarks).to_face(
+        portrait.face.landmarks), atol=1e-4)  # intensity 0 + silence + no idle motion = the portrait itself
+    additive = face_shape(run(portrait, {"neutral": 1}, cfg={"retarget": False}), portrait)
+    np.testing.assert_allclose(additive, own, atol=1e-4)  # the pre-retargeting rig: neutral adds nothing
 
 
 def test_compound_emotion_lies_between_its_parts(portrait):
@@ -138,10 +145,10 @@ def test_compound_emotion_lies_between_its_parts(portrait):
 
 
 def test_intensity_scales_expression(portrait):
-    neutral = corners_up(face_shape(run(portrait, {"neutral": 1}), portrait))
-    full = corners_up(face_shape(run(portrait, {"happy": 1}), portrait)) - neutral
-    half = corners_up(face_shape(run(portrait, {"happy": 1}, intensity=0.5), portrait)) - neutral
-    assert half == pytest.approx(0.5 * full, rel=0.05)
+    own = corners_up(face_shape(run(portrait, {"sad": 1}, intensity=0.0), portrait))
+    full = corners_up(face_shape(run(portrait, {"sad": 1}), portrait)) - own
+    half = corners_up(face_shape(run(portrait, {"sad": 1}, intensity=0.5), portrait)) - own
+    assert full < -0.03 and half == pytest.approx(0.5 * full, rel=0.05)  # from the portrait's face to the target
 
 
 def test_contempt_is_one_sided(portrait):
@@ -153,9 +160,9 @@ def test_contempt_is_one_sided(portrait):
 
 def test_viseme_aa_opens_sil_rests(portrait):
     rest_gap = inner_gap(FaceFrame.from_landmarks(portrait.face.landmarks).to_face(portrait.face.landmarks))
-    aa = run(portrait, {"neutral": 1}, "aa")
-    sil = run(portrait, {"neutral": 1}, "sil")
-    assert inner_gap(face_shape(aa, portrait)) - rest_gap > 0.2
+    aa = run(portrait, {"neutral": 1}, "aa", intensity=0.0)
+    sil = run(portrait, {"neutral": 1}, "sil", intensity=0.0)
+    assert inner_gap(face_shape(aa, portrait)) > max(rest_gap, 0.0) + 0.15
     assert inner_gap(face_shape(sil, portrait)) == pytest.approx(rest_gap, abs=1e-4)
     assert aa.tracks["mouth_open"][N // 2] == pytest.approx(inner_gap(face_shape(aa, portrait)), abs=1e-4)
     pp = run(portrait, {"neutral": 1}, "PP")
@@ -163,13 +170,12 @@ def test_viseme_aa_opens_sil_rests(portrait):
 
 
 def test_mouth_closes_in_silence_unless_surprised(portrait):
-    seq = ["aa"] * 10 + ["sil"] * 15
-    rest_gap = inner_gap(FaceFrame.from_landmarks(portrait.face.landmarks).to_face(portrait.face.landmarks))
+    seq = ["aa"] * 10 + ["sil"] * 40  # a pause longer than pause_hold
     neutral = run(portrait, {"neutral": 1}, seq)
-    assert neutral.tracks["mouth_open"][5] > rest_gap + 0.2
-    assert neutral.tracks["mouth_open"][-1] == pytest.approx(max(rest_gap, 0), abs=2e-3)
+    assert neutral.tracks["mouth_open"][5] > 0.25  # from the neutral face's closed lips
+    assert neutral.tracks["mouth_open"][-1] < 0.02  # a neutral face closes its lips in silence
     surprised = run(portrait, {"surprised": 1}, seq)
-    assert surprised.tracks["mouth_open"][-1] > rest_gap + 0.1  # the jaw drop of AU26 in silence
+    assert surprised.tracks["mouth_open"][-1] > neutral.tracks["mouth_open"][-1] + 0.1  # AU26's jaw drop in silence
     # while speaking, lip-sync dominates: surprise adds less jaw than in silence
     extra_speaking = surprised.tracks["mouth_open"][5] - neutral.tracks["mouth_open"][5]
     extra_silent = surprised.tracks["mouth_open"][-1] - neutral.tracks["mouth_open"][-1]
@@ -180,7 +186,7 @@ def test_au_override_replaces_channel(portrait):
     neutral = face_shape(run(portrait, {"neutral": 1}), portrait)
     m = run(portrait, {"neutral": 1}, au={"AU12": 1.0})
     names = m.meta["au_names"]
-    np.testing.assert_allclose(m.meta["au"][:, names.index("AU12")], 1.0, atol=1e-5)
+    np.testing.assert_allclose(m.meta["au"][:, names.index("AU12")], 1.6, atol=1e-5)  # x expression_scale (1.6)
     assert corners_up(face_shape(m, portrait)) - corners_up(neutral) > 0.06
     sad_no_brows = run(portrait, {"sad": 1}, au={"AU1": 0.0})
     assert np.allclose(sad_no_brows.meta["au"][:, names.index("AU1")], 0.0)
@@ -262,12 +268,87 @@ def test_config_prototypes_and_validation(portrait):
                 {"prototypes": {"happy": {"AU12": 5}}}, {"blink_rate_per_min": -1}, {"wobble": 1}):
         with pytest.raises(ValidationError):
             FacsRigConfig(**bad)
-    scaled = face_shape(run(portrait, {"happy": 1}, cfg={"expression_scale": 2.0}), portrait)
-    normal = face_shape(run(portrait, {"happy": 1}), portrait)
-    assert corners_up(scaled) - corners_up(neutral) == pytest.approx(2 * (corners_up(normal) - corners_up(neutral)),
-                                                                      rel=0.02)
+    scaled, normal, zero = (face_shape(run(portrait, {"sad": 1}, cfg={"expression_scale": g}), portrait) for g in (2, 1, 0))
+    # the gain scales the target expression (0: the neutral face), linearly
+    assert corners_up(scaled) - corners_up(zero) == pytest.approx(2 * (corners_up(normal) - corners_up(zero)), rel=0.02)
+    np.testing.assert_allclose(zero, face_shape(run(portrait, {"neutral": 1}), portrait), atol=1e-6)
 
 
 def test_spec():
     assert SPEC.name == "facs-rig" and SPEC.kind == "motion"
     assert set(SPEC.consumes) == {"features:visemes", "emotion"} and SPEC.produces == ("motion:landmarks68",)
+
+
+# -- expression-aware retargeting (issue 11): own expression, absolute targets, speech on top ----------
+
+#: the template with brows at the height dlib finds on real neutral faces (about 0.3 IOD above the eyes)
+NEUTRAL_FACE = MEAN_FACE.copy()
+NEUTRAL_FACE[17:27, 1] += 0.15
+
+
+def rest_of(portrait) -> np.ndarray:
+    return FaceFrame.from_landmarks(portrait.face.landmarks).to_face(portrait.face.landmarks)
+
+
+def test_neutral_face_has_no_own_expression():
+    own = estimate(NEUTRAL_FACE, au_fields(NEUTRAL_FACE))
+    assert all(v < 0.15 for v in own.au.values()), own.au
+    assert not own.mouth_open
+
+
+def test_estimate_recovers_applied_action_units():
+    fields = au_fields(NEUTRAL_FACE)
+    smiling_open = NEUTRAL_FACE + 0.9 * fields["AU12"] + 0.8 * fields["AU26"]
+    own = estimate(smiling_open, fields)
+    assert own.au.get("AU12", 0) == pytest.approx(0.9, abs=0.3)
+    assert own.au.get("AU25", 0) + own.au.get("AU26", 0) > 0.5 and own.mouth_open
+    raised = estimate(NEUTRAL_FACE + 1.5 * fields["AU1"] + 1.5 * fields["AU2"], fields)
+    assert raised.au.get("AU1", 0) > 0.4 and "AU4" not in raised.au
+    sad = estimate(NEUTRAL_FACE + 1.5 * fields["AU15"], fields)
+    assert sad.au.get("AU15", 0) > 0.3 and "AU12" not in sad.au
+
+
+def test_polygon_mask():
+    ys, xs = np.mgrid[0:10, 0:10]
+    sq = np.array([[2.0, 2], [7, 2], [7, 7], [2, 7]])
+    assert inside_polygon(sq, xs + 0.5, ys + 0.5).sum() == 25
+
+
+def test_smiling_portrait_asked_sad_loses_its_smile_and_closes_its_lips(kit_portrait):
+    rest = rest_of(kit_portrait)
+    gen_meta = run(kit_portrait, {"sad": 1}).meta
+    assert gen_meta["own_au"].get("AU12", 0) > 0.3, gen_meta["own_au"]  # the kit portrait smiles
+    assert measures(rest)["gap"] > 0.03 and gen_meta["own_teeth"] > 0.2  # with parted lips and teeth
+    sad = face_shape(run(kit_portrait, {"sad": 1}), kit_portrait)
+    neutral = face_shape(run(kit_portrait, {"neutral": 1}), kit_portrait)
+    lift = lambda s: measures(s)["lift"]  # noqa: E731
+    assert lift(neutral) < lift(rest) - 0.03  # neutral removes the smile
+    assert lift(sad) < lift(neutral) - 0.03  # sad turns the corners down from there
+    assert inner_gap(sad) < 0.01 and inner_gap(neutral) < 0.01  # lips closed over the teeth
+    additive = face_shape(run(kit_portrait, {"sad": 1}, cfg={"retarget": False}), kit_portrait)
+    assert lift(additive) > lift(sad) + 0.03  # the old rig kept most of the smile
+
+
+def test_neutral_portrait_keeps_its_face_when_asked_neutral():
+    p = template_portrait(face=NEUTRAL_FACE)
+    neutral = face_shape(run(p, {"neutral": 1}), p)
+    np.testing.assert_allclose(neutral, rest_of(p), atol=0.02)
+
+
+def test_speech_rides_on_top_of_surprise():
+    p = template_portrait()
+    seq = (["aa"] * 6 + ["PP"] * 3 + ["sil"] * 2 + ["E"] * 6 + ["PP"] * 3) * 2 + ["sil"] * 25
+    neutral = run(p, {"neutral": 1}, seq).tracks["mouth_open"]
+    surprised = run(p, {"surprised": 1}, seq).tracks["mouth_open"]
+    talk = slice(0, 40)
+    # the visemes still open and close the mouth: the same rhythm, within a small offset
+    assert np.corrcoef(neutral[talk], surprised[talk])[0, 1] > 0.9
+    assert (surprised[talk] - neutral[talk]).max() < 0.06  # the emotional jaw mostly yields while speaking
+    assert surprised[-1] - neutral[-1] > 0.1  # and comes back in the long silence
+
+
+def test_utterance_holds_through_short_pauses():
+    s = np.array([1.0] * 20 + [0.0] * 5 + [1.0] * 20 + [0.0] * 50)
+    u = utterance(s, 25.0, 0.4)
+    assert u[20:25].min() > 0.8  # a 0.2 s pause is still speaking
+    assert u[-20:].max() < 0.05  # a 2 s silence is not

@@ -51,13 +51,16 @@ class MouthPainter:
         self.teeth = teeth
         self.feather = feather
 
-    def strength(self, lm: np.ndarray, iod: float) -> float:
-        """0 (opened no wider than the portrait) .. 1 (opened FULL_AT iod wider or more)."""
-        return float(np.clip((lip_gap(lm) / iod - self.src_gap) / FULL_AT, 0.0, 1.0))
+    def strength(self, lm: np.ndarray, iod: float, own_mouth: float = 1.0) -> float:
+        """0 (opened no wider than the kept share ``own_mouth`` of the portrait's gap) .. 1 (opened
+        FULL_AT iod wider or more)."""
+        return float(np.clip((lip_gap(lm) / iod - own_mouth * self.src_gap) / FULL_AT, 0.0, 1.0))
 
-    def paint(self, frame: np.ndarray, lm: np.ndarray, iod: float) -> None:
-        """Paint in place onto uint8 RGB ``frame`` for target landmarks ``lm``."""
-        k = self.strength(lm, iod)
+    def paint(self, frame: np.ndarray, lm: np.ndarray, iod: float, teeth: float | None = None,
+              own_mouth: float = 1.0) -> None:
+        """Paint in place onto uint8 RGB ``frame`` for target landmarks ``lm``; ``teeth`` (0..1,
+        None: the configured band) bares more upper teeth, e.g. in a smile."""
+        k = self.strength(lm, iod, own_mouth)
         if k <= 0.0:
             return
         h, w = frame.shape[:2]
@@ -82,18 +85,18 @@ class MouthPainter:
         depth = np.clip(depth, 0, 1)[..., None] ** 0.7
         colour = self.edge * (1 - depth) + self.deep * depth
         if self.teeth > 0:
-            colour, _alpha_t = self._teeth(colour, lm, org, gap_px, scale, mask.shape)
+            colour, _alpha_t = self._teeth(colour, lm, org, gap_px, scale, mask.shape, teeth)
         a = (alpha * k)[..., None]
         region = frame[y0:y1, x0:x1].astype(np.float32)
         region = region * (1 - a) + colour * a
         frame[y0:y1, x0:x1] = np.clip(region + 0.5, 0, 255).astype(np.uint8)
 
     def _teeth(self, colour: np.ndarray, lm: np.ndarray, org: np.ndarray, gap_px: float, scale: float,
-               shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+               shape: tuple[int, int], bared: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         upper = lm[UPPER_INNER] - org
         mid = lm[[61, 62, 63]].mean(0) - lm[[67, 66, 65]].mean(0)
         down = -mid / (np.linalg.norm(mid) or 1.0)  # from upper towards lower lip
-        band = self.teeth * 0.35 * gap_px
+        band = self.teeth * (0.35 if bared is None else 0.25 + 0.4 * bared) * gap_px
         if band < 0.5:
             return colour, np.zeros(shape, np.float32)
         # band shrinks towards the corners (teeth are narrower than the mouth opening)

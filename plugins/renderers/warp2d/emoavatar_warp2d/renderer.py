@@ -55,13 +55,31 @@ class Warp2DRenderer(Renderer):
         if self._portrait is None:
             raise RuntimeError("Warp2DRenderer.render() called before prepare(portrait)")
         tracks, blink = self._check(motion)
+        teeth, own_mouth = self._hint(motion, "teeth", len(tracks)), self._hint(motion, "own_mouth", len(tracks))
         frames = np.empty((len(tracks), *self._image.shape), np.uint8)
         for i, lm in enumerate(tracks):
-            frames[i] = self.render_frame(lm, float(blink[i]) if blink is not None else 0.0)
+            frames[i] = self.render_frame(lm, float(blink[i]) if blink is not None else 0.0,
+                                          None if teeth is None else float(teeth[i]),
+                                          1.0 if own_mouth is None else float(own_mouth[i]))
         return frames
 
-    def render_frame(self, lm: np.ndarray, blink: float = 0.0) -> np.ndarray:
-        """One frame for target landmarks ``lm [68, 2]`` (portrait pixels) and a blink amount."""
+    @staticmethod
+    def _hint(motion: Motion, name: str, n: int) -> np.ndarray | None:
+        """Optional per-frame mouth hint track in [0, 1] (``teeth``, ``own_mouth``); None when absent."""
+        x = motion.tracks.get(name)
+        if x is None:
+            return None
+        x = np.asarray(x, dtype=np.float64).reshape(-1)
+        if len(x) != n or not np.isfinite(x).all():
+            raise PortError(f"motion {name} track must be [T] finite values, got shape {np.shape(motion.tracks[name])}",
+                            fix="connect a motion generator that produces motion:landmarks68")
+        return np.clip(x, 0.0, 1.0)
+
+    def render_frame(self, lm: np.ndarray, blink: float = 0.0, teeth: float | None = None,
+                     own_mouth: float = 1.0) -> np.ndarray:
+        """One frame for target landmarks ``lm [68, 2]`` (portrait pixels) and a blink amount;
+        ``teeth`` (0..1) bares more upper teeth in an opened mouth, ``own_mouth`` (0..1) is the
+        share of the portrait's own lip gap the frame keeps (the cavity is painted beyond it)."""
         lm_open = np.asarray(lm, dtype=np.float64)
         lm_t = close_lids(lm_open, blink)
         src = self.mesh.points
@@ -76,7 +94,7 @@ class Warp2DRenderer(Renderer):
             frame = warp(self._image, bbox, map_x, map_y)
         _, _, iod = face_frame(lm_t)
         if self._mouth is not None:
-            self._mouth.paint(frame, lm_t, iod)
+            self._mouth.paint(frame, lm_t, iod, teeth, own_mouth)
         if self.config.blink_fill and blink > 0:
             self._eyes.paint(frame, lm_open, lm_t, blink, iod)
         return frame

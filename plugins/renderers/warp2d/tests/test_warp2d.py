@@ -286,3 +286,29 @@ def test_contract(kit_portrait):
 
     frames = check_renderer(Registry().create("renderers", "warp2d"), kit_portrait)
     assert psnr(frames[0], kit_portrait.image) > 35
+
+
+def test_mouth_hints_from_the_motion_generator():
+    """``own_mouth`` 0: the portrait's own (toothy) gap is no longer there, so an opening smaller
+    than it is painted; ``teeth`` 1 bares a taller band of upper teeth than ``teeth`` 0."""
+    p = load_kit()  # a broad smile with parted lips and teeth
+    lm = p.face.landmarks.astype(np.float64)
+    r = renderer(p)
+    half = lm.copy()
+    half[[65, 66, 67], 1] -= 0.3 * (lm[[65, 66, 67], 1] - lm[[63, 62, 61], 1])  # 70 % of the portrait's gap
+    assert r._mouth.strength(half, p.face.size) == 0.0
+    assert r._mouth.strength(half, p.face.size, own_mouth=0.0) > 0.5
+    kept = r.render(motion(half), CTX)[0]
+    fresh = r.render(motion(half, own_mouth=np.zeros(1, np.float32)), CTX)[0]
+    mask = np.zeros(kept.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(half[INNER_LIPS]).astype(np.int32)], 1)
+    lum = lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2GRAY)[mask > 0].mean()  # noqa: E731
+    assert lum(fresh) < lum(kept) - 15  # the cavity replaces the stretched teeth
+    wide = open_mouth(lm, 0.35 * p.face.size)
+    mask[:] = 0
+    cv2.fillPoly(mask, [np.round(wide[INNER_LIPS]).astype(np.int32)], 1)
+    bared = r.render(motion(wide, teeth=np.ones(1, np.float32)), CTX)[0]
+    hidden = r.render(motion(wide, teeth=np.zeros(1, np.float32)), CTX)[0]
+    assert lum(bared) > lum(hidden) + 5
+    with pytest.raises(PortError, match="teeth"):
+        r.render(motion(wide, teeth=np.full(1, np.nan, np.float32)), CTX)

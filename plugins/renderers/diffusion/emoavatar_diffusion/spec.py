@@ -1,0 +1,66 @@
+"""Light specs of the MoEE diffusion distribution (pydantic + emoavatar.spec only).
+
+Ports: ``moee-motion`` consumes ``emotion`` (+ optional ``features:*``, wav2vec2 hidden states) and
+produces ``motion:moee-cond``; ``moee-diffusion`` consumes ``motion:moee-cond`` and produces ``frames``.
+
+Space ``moee-cond`` (per frame): ``moee-cond [T, 6]`` global expert gates over EXPERTS, ``intensity [T]``,
+``audio [T, window, blocks*channels]`` wav2vec2 windows, ``regions [T, R, 6]`` region gates (names in
+``meta['regions']``), ``latent [T, L]`` emotion latent (zeros when the controller gives none).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from emoavatar.spaces import MotionSpace, Track
+from emoavatar.spec import ComponentSpec
+from pydantic import BaseModel, ConfigDict, Field
+
+SPACE = "moee-cond"
+
+
+MOEE_COND = MotionSpace(SPACE, (
+    Track(SPACE, ("T", 6), description="global expert gates over happy, sad, angry, fearful, disgusted, surprised"),
+    Track("intensity", ("T",), description="emotion intensity in [0, 1]"),
+    Track("audio", ("T", "W", "D"), description="wav2vec2 feature windows (W frames x D values)"),
+    Track("regions", ("T", "R", 6), required=False, description="region gates; names in meta['regions']"),
+    Track("latent", ("T", "L"), required=False, description="the controller's emotion latent"),
+), summary="MoEE diffusion conditioning (moee-motion -> moee-diffusion)")
+
+
+class MoEEMotionConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    audio: str | None = Field("wav2vec2", description="feature kind read from features:KIND (wav2vec2 hidden states); "
+                              "None = no audio (zeros)")
+    window: int = Field(5, ge=1, description="audio frames per window (Hallo: 5)")
+    latent_dim: int = Field(0, ge=0, description="emotion latent columns passed on (0: none)")
+
+
+class DiffusionConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    size: Literal["real", "tiny"] = Field("real", description="real = Hallo/SD-1.5 sizes; tiny = test config")
+    checkpoint: str | None = Field(None, description="folder written by `emoavatar train moee-stage1/2` (net + vae)")
+    backbone: str | None = Field(None, description="Hallo's net.pth (hub fudan-generative-vision/hallo, hallo/net.pth)")
+    vae: str | None = Field("stabilityai/sd-vae-ft-mse", description="SD-1.5 VAE folder or cached hub id "
+                            "(diffusers AutoencoderKL)")
+    local_files_only: bool = True
+    resolution: int = Field(512, ge=16, le=1024, description="square output size")
+    steps: int = Field(40, ge=1, le=1000, description="DDIM steps (Hallo: 40)")
+    clip_frames: int = Field(16, ge=1, le=64, description="frames per clip (Hallo: 16)")
+    motion_frames: int = Field(2, ge=0, le=8, description="previous frames carried into the next clip (Hallo: 2)")
+    experts: bool = Field(True, description="use MoEE's expert attention (False: the plain backbone)")
+    seed: int = 42
+    device: str = "auto"
+
+
+MOTION_SPEC = ComponentSpec(
+    name="moee-motion", kind="motion", factory="emoavatar_diffusion.motion:MoEEMotion", config=MoEEMotionConfig,
+    consumes=("emotion",), optional=("features:*",), produces=(f"motion:{SPACE}",),
+    summary="MoEE conditioning: expert gates (global + regional), emotion latent and wav2vec2 audio windows",
+)
+SPEC = ComponentSpec(
+    name="moee-diffusion", kind="renderers", factory="emoavatar_diffusion.renderer:MoEEDiffusionRenderer",
+    config=DiffusionConfig, consumes=(f"motion:{SPACE}",), produces=("frames",),
+    summary="MoEE diffusion renderer: ReferenceNet + U-Net with motion, audio and emotion-expert attention "
+            "(loads Hallo's net.pth)",
+)

@@ -1,0 +1,282 @@
+"""`emoavatar train moee-stage1 | moee-stage2 CONFIG.yaml [--resume]`: MoEE's two training stages (§3.4, Fig. 4).
+
+* stage 1 fine-tunes the ReferenceNet, the denoising U-Net and the projections on emotional talking
+  clips (experts off), starting from Hallo's ``net.pth`` (``backbone:``), a checkpoint (``init:``) or,
+  for the tiny test config, random weights;
+* stage 2 freezes all of that and trains only the expert layers and gates (experts on, ``init:`` =
+  the stage-1 folder).
+
+Loss: v-prediction MSE at a uniform random timestep of the backbone's scheduler (zero-SNR DDIM).
+Each step takes ``clip_frames`` consecutive frames, the clip's reference image and the
+``motion_frames`` frames before the window; with probability ``motion_dropout`` the motion frames are
+the reference repeated instead (what the first clip of a video sees at inference), so the expression
+must come from the conditions rather than be copied from the previous frames. The last ``holdout`` frames of every clip are never
+trained on; at the end they are generated (DDIM, ``eval_steps``) from the frames before them and
+``metrics.json`` states their PSNR beside a mean-frame and a noise baseline.
+Writes ``OUTPUT/net.safetensors``, ``vae/``, ``moee.json`` and ``train_state.pt`` (resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+import yaml
+from emoavatar.errors import ConfigError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .backbone import BackboneConfig, Net, is_expert_key, load_hallo
+from .checkpoint import TRAIN_STATE, load_checkpoint, load_train_state, load_vae, save_checkpoint, save_train_state
+from .data import Clip, load_clips
+from .face import box_mask
+from .motion import audio_windows
+from .sampling import ClipCondition, encode, make_scheduler, sample_clip, tiny_vae, to_tensor, unet_inputs
+
+
+class TrainConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    data: list[str] = Field(..., description=".npz clips (see data.py) or folders of them")
+    output: str
+    size: Literal["real", "tiny"] = "real"
+    init: str | None = Field(None, description="start from this checkpoint folder (stage 2: the stage-1 output)")
+    backbone: str | None = Field(None, description="stage 1: start from Hallo's net.pth")
+    vae: str | None = Field("stabilityai/sd-vae-ft-mse", description="SD-1.5 VAE folder / cached hub id; 'tiny' "
+                            "= fit a small VAE on the clips first (test config only)")
+    vae_steps: int = Field(300, ge=0)
+    iterations: int = Field(1000, ge=1)
+    lr: float = Field(1e-5, gt=0)
+    clip_frames: int = Field(4, ge=1)
+    motion_frames: int = Field(2, ge=0)
+    motion_dropout: float = Field(0.5, ge=0, le=1, description="chance that the motion frames are the reference")
+    holdout: int = Field(4, ge=0, description="last frames of each clip never trained on (evaluated)")
+    eval_steps: int = Field(20, ge=1)
+    checkpoint_every: int = Field(500, ge=0)
+    log_every: int = Field(50, ge=1)
+    device: str = "cpu"
+    threads: int | None = Field(None, ge=1)
+    seed: int = 0
+
+
+def load_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"training config {path} not found", fix="give the path of a YAML file")
+    raw = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of training options")
+    if isinstance(raw.get("data"), str):
+        raw["data"] = [raw["data"]]
+    base = path.parent
+    raw["data"] = [d if Path(d).is_absolute() else str(base / d) for d in raw.get("data", [])]
+    for k in ("output", "init", "backbone"):
+        if raw.get(k) and not Path(raw[k]).is_absolute():
+            raw[k] = str(base / raw[k])
+    raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    try:
+        return TrainConfig.model_validate(raw)
+    except ValidationError as e:
+        first = e.errors()[0]
+        raise ConfigError(f"{path}: {'.'.join(map(str, first['loc']))}: {first['msg']}",
+                          fix="see the diffusion plugin README for the training keys") from e
+
+
+def clip_condition(net: Net, clip: Clip, idx: np.ndarray, latent_size: int, experts: bool) -> ClipCondition:
+    bc = net.config
+    win = audio_windows(clip.audio, bc.audio_window)[idx]
+    audio = torch.from_numpy(win.reshape(len(idx), bc.audio_window, bc.audio_blocks, bc.audio_channels))
+    lm = clip.landmarks
+    n = len(idx)
+    masks = {"full": torch.ones(n, latent_size, latent_size),
+             "face": torch.from_numpy(box_mask(lm, latent_size)).expand(n, -1, -1),
+             "lip": torch.from_numpy(box_mask(lm[48:68], latent_size, 0.3)).expand(n, -1, -1)}
+    face = torch.from_numpy(box_mask(lm, latent_size * 8, 0.1))[None, None].repeat(1, 3, 1, 1)
+    gates = torch.from_numpy(clip.gates[idx])
+    return ClipCondition(audio=audio, gates=gates, intensity=torch.ones(n), region=None, masks=masks, face_mask=face,
+                         identity=torch.zeros(1, bc.face_embedding_dim))
+
+
+def _window(clip: Clip, start: int, frames: int, motion: int, use_reference: bool = False):
+    """Frame indices, the reference image [1,3,H,W] and the motion frames [m,3,H,W] for a window."""
+    idx = np.arange(start, start + frames)
+    ref = to_tensor(clip.ref_image[None])
+    m = max(motion, 1)
+    if use_reference:
+        return idx, ref, ref.repeat(m, 1, 1, 1)
+    mot = [max(start - motion + i, 0) for i in range(m)]
+    return idx, ref, to_tensor(clip.frames[mot])
+
+
+def fit_tiny_vae(clips: list[Clip], steps: int, lr: float = 2e-3, log=print):
+    """Test config only: no pretrained VAE exists at that size, so fit one on the training frames."""
+    vae = tiny_vae()
+    x = torch.cat([to_tensor(np.concatenate([c.frames, c.ref_image[None]])) for c in clips])
+    opt = torch.optim.Adam(vae.parameters(), lr=lr)
+    for s in range(steps):
+        b = x[torch.randint(0, len(x), (8,))]
+        post = vae.encode(b).latent_dist
+        rec = vae.decode(post.mean).sample
+        loss = torch.nn.functional.mse_loss(rec, b) + 1e-6 * post.kl().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if s % 100 == 0:
+            log(f"vae step {s} loss {loss.item():.4f}")
+    return vae.eval().requires_grad_(False)
+
+
+def build(cfg: TrainConfig, stage: int, clips: list[Clip], log=print):
+    if cfg.init:
+        net, vae, meta = load_checkpoint(cfg.init)
+        return net, vae
+    if stage == 2:
+        raise ConfigError("moee-stage2 needs `init:` (the stage-1 output folder)", fix="train moee-stage1 first")
+    net = Net(BackboneConfig.tiny(int(clips[0].audio.shape[1])) if cfg.size == "tiny" else BackboneConfig.real())
+    if cfg.backbone:
+        extra = load_hallo(net, cfg.backbone)
+        log(f"loaded {cfg.backbone}; {len(extra)} expert keys are new")
+    if cfg.vae == "tiny":
+        vae = fit_tiny_vae(clips, cfg.vae_steps, log=log)
+        with torch.no_grad():  # unit-variance latents, as SD's 0.18215 gives for its VAE
+            z = torch.cat([vae.encode(to_tensor(c.frames[::4])).latent_dist.mean for c in clips])
+        net.config.vae_scale = float(1.0 / z.std())
+        log(f"tiny VAE latent scale {net.config.vae_scale:.4f}")
+    else:
+        vae = load_vae(cfg.vae, True)
+    return net, vae
+
+
+def trainable(net: Net, stage: int) -> list[torch.nn.Parameter]:
+    """Stage 1: everything but the experts. Stage 2: only the experts and gates (the rest frozen)."""
+    params = []
+    for name, p in net.named_parameters():
+        p.requires_grad_(is_expert_key(name) == (stage == 2))
+        if p.requires_grad:
+            params.append(p)
+    return params
+
+
+def latent_size_of(vae, clip: Clip) -> int:
+    return clip.frames.shape[1] // (2 ** (len(vae.config.block_out_channels) - 1))
+
+
+def train(cfg: TrainConfig, stage: int, resume: bool = False, log=print) -> dict:
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    clips = load_clips(cfg.data)
+    out = Path(cfg.output)
+    if resume and (out / TRAIN_STATE).is_file():
+        cfg = cfg.model_copy(update={"init": str(out)})
+    net, vae = build(cfg, stage, clips, log)
+    vae.requires_grad_(False)
+    params = trainable(net, stage)
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
+    step = load_train_state(out, opt) if resume and (out / TRAIN_STATE).is_file() else 0
+    sched = make_scheduler()
+    scale = net.config.vae_scale
+    experts = stage == 2
+    net.train()
+    t0, losses = time.time(), []
+    while step < cfg.iterations:
+        clip = clips[rng.integers(len(clips))]
+        usable = len(clip.frames) - cfg.holdout - cfg.clip_frames
+        if usable < 1:
+            raise ConfigError(f"clip {clip.name} is too short for clip_frames + holdout", fix="use longer clips")
+        start = int(rng.integers(1, usable + 1))
+        idx, ref, mot = _window(clip, start, cfg.clip_frames, cfg.motion_frames, rng.random() < cfg.motion_dropout)
+        with torch.no_grad():
+            x0 = encode(vae, to_tensor(clip.frames[idx]), scale)
+            ref_lat = encode(vae, torch.cat([ref, mot]), scale)
+        noise = torch.randn_like(x0)
+        t = torch.randint(0, sched.config.num_train_timesteps, (1,)).expand(len(idx))
+        target = sched.get_velocity(x0, noise, t)
+        cond = unet_inputs(net, clip_condition(net, clip, idx, x0.shape[-1], experts), ref_lat, experts=experts)
+        pred = net.denoising_unet(sched.add_noise(x0, noise, t), t, len(idx), cond)
+        loss = torch.nn.functional.mse_loss(pred, target)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        losses.append(loss.item())
+        if step % cfg.log_every == 0:
+            log(f"stage {stage} step {step} loss {np.mean(losses[-cfg.log_every:]):.4f} ({time.time() - t0:.0f}s)")
+        if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
+            _save(out, net, vae, opt, step, stage, clips)
+    _save(out, net, vae, opt, step, stage, clips)
+    metrics = {"stage": stage, "step": step, "loss_first": float(np.mean(losses[:20])) if losses else math.nan,
+               "loss_last": float(np.mean(losses[-20:])) if losses else math.nan}
+    if cfg.holdout:
+        metrics.update(evaluate_holdout(net, vae, clips, cfg, experts))
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    log(json.dumps(metrics))
+    return metrics
+
+
+def _save(out: Path, net: Net, vae, opt, step: int, stage: int, clips: list[Clip]) -> None:
+    save_checkpoint(out, net, vae, {"stage": stage, "step": step, "resolution": int(clips[0].frames.shape[1])})
+    save_train_state(out, opt, step)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 10 * math.log10(255.0 ** 2 / max(mse, 1e-10))
+
+
+@torch.no_grad()
+def evaluate_holdout(net: Net, vae, clips: list[Clip], cfg: TrainConfig, experts: bool) -> dict:
+    """PSNR of generated held-out frames vs. the mean training frame, uniform noise and (stronger) a copy of
+    the last frame before the held-out window (which the model also sees, as its motion frames)."""
+    net.eval()
+    gen = torch.Generator().manual_seed(cfg.seed)
+    ours, mean_b, noise_b, last_b, mouth, mouth_mean = [], [], [], [], [], []
+    rng = np.random.default_rng(cfg.seed)
+    for clip in clips:
+        n = len(clip.frames)
+        start = n - cfg.holdout
+        idx, ref, mot = _window(clip, start, cfg.holdout, cfg.motion_frames)
+        cond = clip_condition(net, clip, idx, latent_size_of(vae, clip), experts)
+        out = sample_clip(net, vae, cond, ref, mot, cfg.eval_steps, gen, net.config.vae_scale)
+        fake = ((out.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+        real = clip.frames[idx]
+        mean = clip.frames[:start].mean(0)
+        ours.append(psnr(fake, real))
+        mean_b.append(psnr(np.broadcast_to(mean, real.shape), real))
+        noise_b.append(psnr(rng.integers(0, 256, real.shape), real))
+        last_b.append(psnr(np.broadcast_to(clip.frames[start - 1], real.shape), real))
+        m = box_mask(clip.landmarks[48:68], real.shape[1], 0.4).astype(bool)  # the mouth box, where speech moves
+        mouth.append(psnr(fake[:, m], real[:, m]))
+        mouth_mean.append(psnr(np.broadcast_to(mean[m], real[:, m].shape), real[:, m]))
+    net.train()
+    return {"holdout_psnr": float(np.mean(ours)), "mean_frame_psnr": float(np.mean(mean_b)),
+            "noise_psnr": float(np.mean(noise_b)), "last_frame_psnr": float(np.mean(last_b)),
+            "mouth_psnr": float(np.mean(mouth)), "mouth_mean_frame_psnr": float(np.mean(mouth_mean))}
+
+
+def _main(argv: list[str] | None, stage: int) -> int:
+    p = argparse.ArgumentParser(prog=f"emoavatar train moee-stage{stage}", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("config", help="training YAML")
+    p.add_argument("--resume", action="store_true", help="continue from OUTPUT/train_state.pt")
+    p.add_argument("--iterations", type=int)
+    p.add_argument("--output")
+    args = p.parse_args(argv)
+    cfg = load_config(args.config, {"iterations": args.iterations, "output": args.output})
+    train(cfg, stage, resume=args.resume)
+    return 0
+
+
+def main_stage1(argv: list[str] | None = None) -> int:
+    return _main(argv, 1)
+
+
+def main_stage2(argv: list[str] | None = None) -> int:
+    return _main(argv, 2)

@@ -1,0 +1,60 @@
+"""Shared fixtures: talking clips of the kit portrait rendered by the default pipeline, head-cropped small."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[4]
+RES = 32  # tiny config: 32 px head crops, 2x VAE -> 16 px latents
+EMOTIONS = ("happy", "surprised")
+
+
+def _require(*modules: str) -> None:
+    for m in modules:
+        pytest.importorskip(m)
+
+
+@pytest.fixture(scope="session")
+def kit_clips(tmp_path_factory):
+    """``{emotion: clip.npz}``: 2 s of the kit speech rendered by examples/default.yaml with each emotion;
+    audio features = the prosody encoder's per-frame columns; reference = the (neutral) kit portrait."""
+    _require("emoavatar_dlib", "emoavatar_phonemes", "emoavatar_prosody", "emoavatar_mixture", "emoavatar_facsrig",
+             "emoavatar_warp2d")
+    import cv2
+    import torch
+    from emoavatar.interfaces import RunContext
+    from emoavatar.media.video import read_video
+    from emoavatar.pipeline import Pipeline
+    from emoavatar.registry import Registry
+    from emoavatar.testing.data import kit_portrait, kit_speech_path
+    from emoavatar.types import Audio
+    from emoavatar_diffusion.data import save_clip
+    from emoavatar_diffusion.face import head_crop
+    from emoavatar_diffusion.motion import EXPERTS
+
+    torch.set_num_threads(1)
+    work = tmp_path_factory.mktemp("moee_clips")
+    portrait = kit_portrait()
+    lm = np.asarray(portrait.face.landmarks, np.float64)
+    x0, y0, side = head_crop(lm, portrait.height, portrait.width)
+    audio = Audio.load(kit_speech_path())
+    ctx = RunContext(fps=25.0, n_frames=audio.n_frames(25.0))
+    prosody = Registry().create("encoders", "prosody", {}).encode(audio, ctx).values
+    default = Pipeline.from_yaml(ROOT / "examples" / "default.yaml")
+    neutral = cv2.resize(portrait.image[y0:y0 + side, x0:x0 + side], (RES, RES), interpolation=cv2.INTER_AREA)
+    out = {}
+    for emo in EMOTIONS:
+        video = work / f"{emo}.mp4"
+        default.run(video, portrait=portrait.path, audio=kit_speech_path(), emotion=emo, transcript="")
+        frames = np.concatenate(list(read_video(video)))
+        crops = np.stack([cv2.resize(f[y0:y0 + side, x0:x0 + side], (RES, RES), interpolation=cv2.INTER_AREA)
+                          for f in frames])
+        n = min(len(crops), len(prosody))
+        gates = np.zeros((n, 6), np.float32)
+        gates[:, EXPERTS.index(emo)] = 1.0
+        out[emo] = save_clip(work / f"{emo}.npz", crops[:n], prosody[:n], (lm - [x0, y0]) / side, gates,
+                             reference=neutral)
+    return out

@@ -1,0 +1,1 @@
+"""Our implementation of the EMOPortraits stage-1 networks (torch)."""

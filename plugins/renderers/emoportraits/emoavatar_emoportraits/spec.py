@@ -1,0 +1,83 @@
+"""Light specs of the EMOPortraits components and the ``motion:emoportraits`` space (no torch import)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from emoavatar.spaces import MotionSpace, Track
+from emoavatar.spec import ComponentSpec
+from pydantic import BaseModel, ConfigDict, Field
+
+#: The motion space the renderer consumes: per frame the stage-1 model's expression latent z and its head pose.
+MOTION_SPACE = "emoportraits"
+MOTION_PORT = f"motion:{MOTION_SPACE}"
+MOTION_TRACKS = {
+    MOTION_SPACE: "[T, 128] expression latent z (the output of the model's expression embedder)",
+    "head_pose": "[T, 9] scale x/y/z, yaw/pitch/roll (radians), translation x/y/z: theta = S R T of the "
+                 "model's head-pose regressor, applied to the canonical volume",
+}
+
+#: the published definition (entry point ``emoavatar.spaces``); Z = 128 for the released model
+EMOPORTRAITS_SPACE = MotionSpace(MOTION_SPACE, (
+    Track(MOTION_SPACE, ("T", "Z"), description=MOTION_TRACKS[MOTION_SPACE]),
+    Track("head_pose", ("T", 9), description=MOTION_TRACKS["head_pose"]),
+), summary="EMOPortraits stage-1 expression latent z and head pose (scale, yaw/pitch/roll, translation)")
+
+
+class EmoPortraitsConfig(BaseModel):
+    """Options of the ``emoportraits`` renderer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    checkpoint: Path | None = Field(None, description="the released stage-1 model file (logs/<experiment>/checkpoints/"
+                                    "<epoch>_model.pth from the authors' logs.zip); a plain state_dict")
+    head_pose_checkpoint: Path | None = Field(None, description="head_pose_regressor.pth (repos.zip of the release); "
+                                              "needed to pose the source portrait")
+    architecture: dict = Field(default_factory=dict, description="overrides of the stage-1 hyper-parameters "
+                               "(Stage1Config); empty = the released model")
+    crop_scale: float = Field(1.0, gt=0.3, le=3.0, description="crop side = crop_scale x (face box width + height), "
+                              "as the authors' preprocessing crops around the face detector's box")
+    batch_size: int = Field(4, ge=1, le=64, description="frames decoded per forward pass")
+    device: str = Field("cpu", pattern=r"^(cpu|cuda(:\d+)?)$")
+    threads: int = Field(0, ge=0, le=256, description="torch CPU threads (0: leave torch's default)")
+
+
+RENDERER_SPEC = ComponentSpec(
+    name="emoportraits",
+    kind="renderers",
+    factory="emoavatar_emoportraits.renderer:EmoPortraitsRenderer",
+    config=EmoPortraitsConfig,
+    consumes=(MOTION_PORT,),
+    produces=("frames",),
+    summary="EMOPortraits stage-1 one-shot volumetric avatar (loads the released checkpoint); "
+            "frames are the model's square face crop",
+    extras={"motion_tracks": MOTION_TRACKS},
+)
+
+
+class EmoPortraitsVideoConfig(BaseModel):
+    """Options of ``emoportraits-video``: the driving clip's per-frame z and pose from the model's own embedders."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    checkpoint: Path | None = Field(None, description="the released stage-1 model file (as for the renderer)")
+    head_pose_checkpoint: Path | None = Field(None, description="head_pose_regressor.pth of the release")
+    architecture: dict = Field(default_factory=dict, description="Stage1Config overrides; empty = the released model")
+    crop_scale: float = Field(1.0, gt=0.3, le=3.0, description="driver crop side = crop_scale x (box width + height)")
+    pose_smoothing: float = Field(0.0, ge=0.0, lt=1.0, description="exponential smoothing of the driver's pose "
+                                  "(0: none; the authors' inference offers a pose momentum)")
+    relative_pose: bool = Field(False, description="drive with the driver's pose change since its first frame applied "
+                                "to the portrait's own pose (keeps the portrait's framing) instead of the absolute pose")
+    batch_size: int = Field(8, ge=1, le=64)
+    device: str = Field("cpu", pattern=r"^(cpu|cuda(:\d+)?)$")
+
+
+VIDEO_SPEC = ComponentSpec(
+    name="emoportraits-video",
+    kind="motion",
+    factory="emoavatar_emoportraits.video:EmoPortraitsVideo",
+    config=EmoPortraitsVideoConfig,
+    consumes=("input:driving",),
+    produces=(MOTION_PORT,),
+    summary="reenactment: a driving video's expression latents and head poses from EMOPortraits' own embedders",
+)
