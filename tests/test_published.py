@@ -264,6 +264,39 @@ def test_path_options_resolve_against_the_yaml_folder(fake_dists, tmp_path, monk
     assert report.by_path("renderer").options.table == (folder / "luts" / "warm.cube").resolve()
 
 
+def test_weights_options_resolve_beside_the_yaml_and_hub_ids_stay(tmp_path, monkeypatch):
+    """PathOrId (every in-repo checkpoint / weights / model option): a file beside the YAML
+    resolves against the YAML's folder wherever the run starts; a hub id is left as given."""
+    from emoavatar.spec import PathOrId
+    from pydantic import BaseModel
+
+    class Opts(BaseModel):
+        checkpoint: PathOrId | None = None
+        model: PathOrId | None = None
+        explicit: PathOrId | None = None
+
+    folder = tmp_path / "project"
+    (folder / "ckpt").mkdir(parents=True)
+    (folder / "ckpt" / "a2e.safetensors").write_bytes(b"")
+    monkeypatch.chdir(tmp_path)
+    o = Opts.model_validate({"checkpoint": "ckpt/a2e.safetensors", "model": "facebook/hubert-base-ls960",
+                             "explicit": "./later.pth"}, context={"base_dir": folder})
+    assert o.checkpoint == str((folder / "ckpt" / "a2e.safetensors").resolve())
+    assert o.model == "facebook/hubert-base-ls960" and o.explicit == str((folder / "later.pth").resolve())
+    assert Opts.model_validate({"checkpoint": "ckpt/a2e.safetensors"}).checkpoint == "ckpt/a2e.safetensors"
+    import yaml
+    from _support import EXAMPLES
+    from emoavatar.config import load_config
+    from emoavatar.validate import validate_config
+
+    data = yaml.safe_load((EXAMPLES / "default.yaml").read_text())
+    data["inputs"] = {"portrait": str(EXAMPLES / "portrait.png"), "audio": str(EXAMPLES / "speech.wav")}
+    data["metrics"] = [{"use": "fid", "with": {"weights": "ckpt/a2e.safetensors"}}]
+    (folder / "p.yaml").write_text(yaml.safe_dump(data))
+    report = validate_config(load_config(folder / "p.yaml"))
+    assert report.by_path("metrics[0]").options.weights == str((folder / "ckpt" / "a2e.safetensors").resolve())
+
+
 def test_validate_reports_missing_input_files(tmp_path):
     import yaml
     from _support import EXAMPLES, cli

@@ -55,6 +55,27 @@ def _resolve_path(value: Path, info: ValidationInfo) -> Path:
 PathOption = Annotated[Path, AfterValidator(_resolve_path)]
 
 
+def _resolve_path_or_id(value: str, info: ValidationInfo) -> str:
+    """A local path or a hub id, kept as a string: ``~`` expanded; a relative value that names a
+    file or folder beside the pipeline YAML (or starts with ``./`` / ``../``) is joined to the
+    YAML's folder; anything else (``facebook/hubert-base-ls960``) is left as given."""
+    text = str(value)
+    if not text:
+        return text
+    path = Path(text).expanduser()
+    if path.is_absolute():
+        return str(path)
+    base = (info.context or {}).get("base_dir") if info is not None else None
+    if base is not None and (text.startswith(("./", "../")) or (Path(base) / path).exists()):
+        return str((Path(base) / path).resolve())
+    return str(path) if text.startswith("~") else text
+
+
+#: A weights option that may be a local file/folder or a hub id (``from_pretrained`` style): a
+#: relative path that exists beside the pipeline YAML resolves against the YAML's folder.
+PathOrId = Annotated[str, AfterValidator(_resolve_path_or_id)]
+
+
 @dataclass(frozen=True)
 class Column:
     """A value a metric reports: ``Column("lse_d", better="lower", unit="", integer=False)``.

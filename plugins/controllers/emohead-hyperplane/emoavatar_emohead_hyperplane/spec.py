@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emoavatar.spec import ComponentSpec
+from emoavatar.spec import ComponentSpec, PathOrId
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -10,7 +10,7 @@ class HyperplaneConfig(BaseModel):
     """Options of ``emohead-hyperplane``."""
 
     model_config = ConfigDict(extra="forbid")
-    hyperplanes: str | None = Field(None, description="hyperplanes .npz/.safetensors (+ .json) from train_hyperplane")
+    hyperplanes: PathOrId | None = Field(None, description="hyperplanes .npz/.safetensors (+ .json) from train_hyperplane")
     strength: float = Field(1.0, ge=0.0, le=10.0, description="length of the per-frame w_z put in EmotionState.latent")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from emoavatar.emotions import canonical_emotion
 from emoavatar.errors import EmotionError
-from emoavatar.spec import ComponentSpec
+from emoavatar.spec import ComponentSpec, PathOrId
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
@@ -30,7 +30,7 @@ class MixtureConfig(BaseModel):
     text_temperature: float = Field(0.05, gt=0.0, le=10.0)
     text_neutral_floor: float = Field(0.3, ge=-1.0, le=1.0)
     text_prototypes: dict[str, list[str]] = Field(default_factory=dict)
-    text_model: str | None = None
+    text_model: PathOrId | None = None
     audio_sensitivity: float = Field(1.0, ge=0.0, le=10.0)
     audio_window: float = Field(1.5, gt=0.0, le=30.0)
 

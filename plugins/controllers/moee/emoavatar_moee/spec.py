@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from emoavatar.emotions import canonical_emotion
 from emoavatar.errors import EmotionError
-from emoavatar.spec import ComponentSpec
+from emoavatar.spec import ComponentSpec, PathOrId
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 #: Audio feature kinds the emotion-to-latents audio path can read (its optional ports).
@@ -35,12 +35,12 @@ class MoeeConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    weights: str | None = None
+    weights: PathOrId | None = None
     latent_dim: int = Field(64, ge=8, le=1024)
     experts: list[str] = Field(default_factory=lambda: list(PAPER_EXPERTS))
     gate_temperature: float = Field(1.0, gt=0.0, le=10.0)
     local_weight: float = Field(0.75, ge=0.0, le=1.0)
-    text_model: str | None = None
+    text_model: PathOrId | None = None
     local_files_only: bool = True
     text_temperature: float = Field(0.05, gt=0.0, le=10.0)
     audio_features: list[str] = Field(default_factory=list)

