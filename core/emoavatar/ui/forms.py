@@ -126,19 +126,24 @@ def availability(registry, kind: str) -> list[Availability]:
     return out
 
 
+def _schema_and_defaults(registry, kind: str, name: str) -> tuple[dict, dict]:
+    """A component config's JSON schema and its default values (empty when some are required)."""
+    from pydantic import ValidationError
+
+    config = registry.spec(kind, name).config
+    try:
+        defaults = config.model_validate({}).model_dump(mode="json")
+    except ValidationError:
+        defaults = {}
+    return config.model_json_schema(), defaults
+
+
 def options_template(registry, kind: str, name: str, exclude: tuple[str, ...] = ()) -> str:
     """A component's options as commented YAML: defaults filled in (required ones as ``null``),
     each field's description and bounds as a comment; ``exclude``: keys shown as form fields."""
-    from pydantic import ValidationError
-
     if not name:
         return ""
-    spec = registry.spec(kind, name)
-    schema = spec.config.model_json_schema()
-    try:
-        defaults = spec.config.model_validate({}).model_dump(mode="json")
-    except ValidationError:
-        defaults = {}
+    schema, defaults = _schema_and_defaults(registry, kind, name)
     lines = []
     for key, prop in schema.get("properties", {}).items():
         if key in exclude:
@@ -170,14 +175,7 @@ class OptionField:
 
 def option_fields(registry, kind: str, name: str) -> list[OptionField]:
     """The form fields of a component's options, from its pydantic config's JSON schema."""
-    from pydantic import ValidationError
-
-    spec = registry.spec(kind, name)
-    schema = spec.config.model_json_schema()
-    try:
-        defaults = spec.config.model_validate({}).model_dump(mode="json")
-    except ValidationError:
-        defaults = {}
+    schema, defaults = _schema_and_defaults(registry, kind, name)
     out = []
     for key, prop in schema.get("properties", {}).items():
         variants = prop.get("anyOf") or [prop]
