@@ -1,4 +1,4 @@
-"""The one parser of ``EMOAVATAR_STRICT`` (DESIGN §2.2).
+"""The one parser of ``EMOAVATAR_STRICT`` (docs/architecture.md, "Registry").
 
 Off (default): a broken plugin is listed with its error and only pipelines using it fail.
 On: any broken plugin fails ``validate``, ``run`` and ``plugins`` (after its table), once, by name.

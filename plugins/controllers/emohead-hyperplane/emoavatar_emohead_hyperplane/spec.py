@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emoavatar.spec import ComponentSpec, PathOrId
+from emoavatar.spec import ComponentSpec, PathOrId, TrainerSpec
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -19,4 +19,10 @@ HYPERPLANE_SPEC = ComponentSpec(
     factory="emoavatar_emohead_hyperplane.controller:HyperplaneController",
     config=HyperplaneConfig, optional=("features:*",), produces=("emotion",),
     summary="EmoHead emotion hyperplanes: per-frame emotion + hyperplane normals w_z in EmotionState.latent",
+)
+
+#: trainers, run as `emoavatar train NAME` (light: the target is imported only when it runs)
+HYPERPLANE_TRAINER = TrainerSpec(
+    name="emohead-hyperplane", target="emoavatar_emohead_hyperplane.train_hyperplane:main",
+    summary="fit one linear SVM per emotion on preprocessed clips (balanced over mouth-aspect-ratio groups)",
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from emoavatar.emotions import canonical_emotion
 from emoavatar.errors import EmotionError
-from emoavatar.spec import ComponentSpec, PathOrId
+from emoavatar.spec import ComponentSpec, PathOrId, TrainerSpec
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 #: Audio feature kinds the emotion-to-latents audio path can read (its optional ports).
@@ -85,4 +85,10 @@ SPEC = ComponentSpec(
     produces=("emotion",),
     summary="MoEE: label / text / audio / AU prompt -> shared emotion latent -> six experts, soft global-local "
             "(per-region) gates",
+)
+
+#: trainers, run as `emoavatar train NAME` (light: the target is imported only when it runs)
+LATENTS_TRAINER = TrainerSpec(
+    name="moee-latents", target="emoavatar_moee.train_latents:main",
+    summary="align label / text / audio / AU inputs in the shared emotion latent (masked noisy emotion sampling)",
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emoavatar.spec import ComponentSpec, PathOrId
+from emoavatar.spec import ComponentSpec, PathOrId, TrainerSpec
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -24,4 +24,14 @@ A2E_SPEC = ComponentSpec(
     name="emohead-a2e", kind="motion", factory="emoavatar_emohead.a2e:EmoHeadA2E", config=A2EConfig,
     consumes=("features:*", "emotion"), produces=("motion:exp3dmm10",),
     summary="EmoHead audio-expression module: FusedAttn over HuBERT/emotion/text features -> 3DMM-style α (eq. 1-9)",
+)
+
+#: trainers, run as `emoavatar train NAME` (light: the target is imported only when it runs)
+A2E_TRAINER = TrainerSpec(
+    name="emohead-a2e", target="emoavatar_emohead.train_a2e:main",
+    summary="train the audio-expression module on preprocessed clips (eq. 13)",
+)
+PREPROCESS_TRAINER = TrainerSpec(
+    name="emohead-preprocess", target="emoavatar_emohead.preprocess:main",
+    summary="talking videos -> preprocessed clips (expression parameters, pose, audio features)",
 )

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Literal
 
 from emoavatar.spaces import MotionSpace, Track
-from emoavatar.spec import ComponentSpec, PathOrId
+from emoavatar.spec import ComponentSpec, PathOrId, TrainerSpec
 from pydantic import BaseModel, ConfigDict, Field
 
 SPACE = "moee-cond"
@@ -63,4 +63,14 @@ SPEC = ComponentSpec(
     config=DiffusionConfig, consumes=(f"motion:{SPACE}",), produces=("frames",),
     summary="MoEE diffusion renderer: ReferenceNet + U-Net with motion, audio and emotion-expert attention "
             "(loads Hallo's net.pth)",
+)
+
+#: trainers, run as `emoavatar train NAME` (light: the target is imported only when it runs)
+STAGE1_TRAINER = TrainerSpec(
+    name="moee-stage1", target="emoavatar_diffusion.train:main_stage1",
+    summary="MoEE stage 1: fine-tune ReferenceNet + denoising U-Net on talking video",
+)
+STAGE2_TRAINER = TrainerSpec(
+    name="moee-stage2", target="emoavatar_diffusion.train:main_stage2",
+    summary="MoEE stage 2: backbone frozen, train the emotion experts and gates",
 )

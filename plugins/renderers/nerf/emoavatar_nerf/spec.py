@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from emoavatar.spec import ComponentSpec, PathOrId
+from emoavatar.spec import ComponentSpec, PathOrId, TrainerSpec
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -35,4 +35,10 @@ NERF_SPEC = ComponentSpec(
     consumes=("motion:exp3dmm10",),
     produces=("frames",),
     summary="EmoHead expression-conditioned NeRF (hash grid), head composited over the torso/background",
+)
+
+#: trainers, run as `emoavatar train NAME` (light: the target is imported only when it runs)
+NERF_TRAINER = TrainerSpec(
+    name="nerf", target="emoavatar_nerf.train:main",
+    summary="fit the expression-conditioned NeRF to one person's preprocessed clips or videos",
 )
