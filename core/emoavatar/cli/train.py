@@ -28,7 +28,8 @@ def run(args: argparse.Namespace) -> int:
     found = trainers()
     if not args.component:
         for name, e in sorted(found.items()):
-            print(f"{name:24s} {e.target}" + ("" if e.ok else f"  [broken: {e.error}]"))
+            what = e.spec.summary if e.ok and e.spec.summary else e.target
+            print(f"{name:24s} {e.distribution:36s} {what}" + ("" if e.ok else f"  [broken: {e.error}]"))
         return 0
     if args.component not in found:
         raise PluginError(f"no trainer named {args.component!r}",

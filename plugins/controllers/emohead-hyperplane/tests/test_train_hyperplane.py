@@ -34,7 +34,12 @@ def write_clips(root, identities=("A", "B", "C"), sentences=2, t=40, seed=0):
 
 def test_trainer_is_registered():
     eps = {ep.name: ep.value for ep in metadata.entry_points(group="emoavatar.trainers")}
-    assert eps["emohead-hyperplane"] == "emoavatar_emohead_hyperplane.train_hyperplane:main"
+    assert eps["emohead-hyperplane"] == "emoavatar_emohead_hyperplane.spec:HYPERPLANE_TRAINER"
+    from emoavatar.registry import get_registry
+
+    trainer = get_registry().spec("trainers", "emohead-hyperplane")
+    assert trainer.target == "emoavatar_emohead_hyperplane.train_hyperplane:main"
+    assert trainer.load_class().__name__ == "main"
 
 
 def test_clip_reader(tmp_path):

@@ -15,8 +15,13 @@ from emohead_synth import write_clips
 
 def test_trainers_are_registered():
     eps = {ep.name: ep.value for ep in metadata.entry_points(group="emoavatar.trainers")}
-    assert eps["emohead-a2e"] == "emoavatar_emohead.train_a2e:main"
-    assert eps["emohead-preprocess"] == "emoavatar_emohead.preprocess:main"
+    assert eps["emohead-a2e"] == "emoavatar_emohead.spec:A2E_TRAINER"
+    assert eps["emohead-preprocess"] == "emoavatar_emohead.spec:PREPROCESS_TRAINER"
+    from emoavatar.registry import get_registry
+
+    reg = get_registry()
+    assert reg.spec("trainers", "emohead-a2e").target == "emoavatar_emohead.train_a2e:main"
+    assert reg.spec("trainers", "emohead-preprocess").target == "emoavatar_emohead.preprocess:main"
 
 
 def class_mean_hyperplanes(root, out):
