@@ -64,20 +64,13 @@ def _is_light(value: str) -> bool:
 
 def discover_published(entries: dict, eps: Any) -> None:
     """Add ``spaces`` and ``trainers`` entries (see module doc) to the registry's ``entries``."""
-    from .registry import PluginEntry
+    from .registry import claim_entry
 
     for kind, checker in PUBLISHED_KINDS.items():
         for ep in eps.select(group="emoavatar." + kind):
-            dist = ep.dist.metadata["Name"] if ep.dist is not None else "?"
-            version = ep.dist.version if ep.dist is not None else "?"
-            entry = PluginEntry(ep.name, kind, dist, version, ep.value)
-            key = (kind, ep.name)
-            if key in entries:
-                other = entries[key]
-                entry.error = f"name clash with {other.distribution} {other.version}"
-                entries[(kind, f"{ep.name}@{dist}")] = entry
+            entry = claim_entry(entries, kind, ep)
+            if entry is None:
                 continue
-            entries[key] = entry
             try:
                 if kind == "trainers" and not _is_light(ep.value):
                     entry.spec = TrainerSpec(ep.name, ep.value, summary="main(argv) entry point")

@@ -58,6 +58,22 @@ def _strict() -> bool:
     return strict_mode()
 
 
+def claim_entry(entries: dict[tuple[str, str], PluginEntry], kind: str, ep: Any) -> PluginEntry | None:
+    """Record entry point ``ep`` of ``kind`` in ``entries`` and return its new entry; None when its
+    name clashes with an earlier one (recorded as broken under ``NAME@DISTRIBUTION``)."""
+    dist = ep.dist.metadata["Name"] if ep.dist is not None else "?"
+    version = ep.dist.version if ep.dist is not None else "?"
+    entry = PluginEntry(ep.name, kind, dist, version, ep.value)
+    key = (kind, ep.name)
+    if key in entries:
+        other = entries[key]
+        entry.error = f"name clash with {other.distribution} {other.version}"
+        entries[(kind, f"{ep.name}@{dist}")] = entry
+        return None
+    entries[key] = entry
+    return entry
+
+
 class Registry:
     """All components the installed distributions declare, loaded lazily per kind."""
 
@@ -71,16 +87,9 @@ class Registry:
         eps = metadata.entry_points()
         for kind in KIND_NAMES:
             for ep in eps.select(group=GROUP_PREFIX + kind):
-                dist = ep.dist.metadata["Name"] if ep.dist is not None else "?"
-                version = ep.dist.version if ep.dist is not None else "?"
-                entry = PluginEntry(ep.name, kind, dist, version, ep.value)
-                key = (kind, ep.name)
-                if key in entries:
-                    other = entries[key]
-                    entry.error = f"name clash with {other.distribution} {other.version}"
-                    entries[(kind, f"{ep.name}@{dist}")] = entry
+                entry = claim_entry(entries, kind, ep)
+                if entry is None:
                     continue
-                entries[key] = entry
                 try:
                     entry.spec = self._check(ep.load(), kind, ep.name)
                 except Exception as e:  # noqa: BLE001 - isolate any plugin failure
