@@ -351,3 +351,20 @@ def test_controller_contract_checks_following_the_request_only_when_declared():
     assert check_controller(FromAnnotation(), follows_request=False).dominant()[0] == "sad"
     with pytest.raises(AssertionError, match="follows_request=False"):
         check_controller(FromAnnotation())
+
+
+def test_a_name_clash_is_recorded_once_as_broken():
+    """Two distributions registering one name: the first keeps it, the second is listed broken."""
+    from types import SimpleNamespace
+
+    from emoavatar.registry import claim_entry
+
+    def ep(dist):
+        return SimpleNamespace(name="foo", value="x:y", dist=SimpleNamespace(metadata={"Name": dist}, version="1.2"))
+
+    entries: dict = {}
+    first = claim_entry(entries, "trainers", ep("dist-a"))
+    assert first is entries[("trainers", "foo")] and first.distribution == "dist-a"
+    assert claim_entry(entries, "trainers", ep("dist-b")) is None
+    clash = entries[("trainers", "foo@dist-b")]
+    assert not clash.ok and clash.error == "name clash with dist-a 1.2" and len(entries) == 2
