@@ -14,7 +14,7 @@ with its error.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from .errors import PluginError
 from .spec import API_VERSION, TrainerSpec, api_supported
@@ -29,31 +29,30 @@ def _check_api(api: str) -> None:
         raise PluginError(f"supports core API {api} but this core is {API_VERSION}")
 
 
-class _Spaces:
-    @staticmethod
-    def check(obj: Any, name: str) -> Any:
-        from .spaces import MotionSpace
+class _Checker:
+    """What a published kind's entry point must name: an instance of ``cls()`` (imported lazily)
+    whose ``name`` is the entry point's and whose ``api`` range this core satisfies."""
 
-        if not isinstance(obj, MotionSpace):
-            raise PluginError(f"entry point must name a MotionSpace, got {type(obj).__name__}")
+    def __init__(self, word: str, cls: Callable[[], type]) -> None:
+        self.word, self.cls = word, cls
+
+    def check(self, obj: Any, name: str) -> Any:
+        cls = self.cls()
+        if not isinstance(obj, cls):
+            raise PluginError(f"entry point must name a {cls.__name__}, got {type(obj).__name__}")
         if obj.name != name:
-            raise PluginError(f"space is named {obj.name!r} but registered as {name!r}")
+            raise PluginError(f"{self.word} is named {obj.name!r} but registered as {name!r}")
         _check_api(obj.api)
         return obj
 
 
-class _Trainers:
-    @staticmethod
-    def check(obj: Any, name: str) -> TrainerSpec:
-        if not isinstance(obj, TrainerSpec):
-            raise PluginError(f"entry point must name a TrainerSpec, got {type(obj).__name__}")
-        if obj.name != name:
-            raise PluginError(f"trainer is named {obj.name!r} but registered as {name!r}")
-        _check_api(obj.api)
-        return obj
+def _motion_space() -> type:
+    from .spaces import MotionSpace
+
+    return MotionSpace
 
 
-PUBLISHED_KINDS = {"spaces": _Spaces, "trainers": _Trainers}
+PUBLISHED_KINDS = {"spaces": _Checker("space", _motion_space), "trainers": _Checker("trainer", lambda: TrainerSpec)}
 
 
 def _is_light(value: str) -> bool:
