@@ -10,10 +10,10 @@ import numpy as np
 import torch
 from emoavatar.errors import FaceNotFoundError
 from emoavatar.interfaces import MotionGenerator, RunContext
-from emoavatar.tracking import track_faces
 from emoavatar.types import AudioFeatures, EmotionState, Motion, Portrait
 
 from .crop import crop_tensor, square_crop
+from .embed import embed_frames
 from .loading import get_model
 from .spec import MOTION_SPACE, EmoPortraitsVideoConfig
 
@@ -28,25 +28,12 @@ class EmoPortraitsVideo(MotionGenerator):
         c = self.config
         driving = ctx.ports["input:driving"]
         model = get_model(c.checkpoint, c.head_pose_checkpoint, c.architecture, c.device)
-        size = model.cfg.image_size
-        zs, srts, found = [], [], 0
-        last = None
-        for chunk in driving.frames_at(ctx.fps, ctx.n_frames, chunk=c.batch_size):
-            faces = track_faces(ctx.face, chunk) if ctx.face is not None else [None] * len(chunk)
-            crops = []
-            for img, face in zip(chunk, faces):
-                if face is not None:
-                    last = square_crop(face.box, img.shape[1], img.shape[0], c.crop_scale)
-                    found += 1
-                crops.append(crop_tensor(img, last or _centre(img), size))
-            z, srt = model.encode_driver(torch.cat(crops).to(c.device))
-            zs.append(z.cpu().numpy())
-            srts.append(srt.cpu().numpy())
-        if found == 0 and ctx.face is not None:
+        emb = embed_frames(model, driving.frames_at(ctx.fps, ctx.n_frames, chunk=c.batch_size), ctx.face,
+                           c.crop_scale, c.device)
+        if emb.faces_found == 0 and ctx.face is not None:
             raise FaceNotFoundError(f"no face found in the driving video {driving.path}",
                                     fix="use a clip with one clearly visible face")
-        z = np.concatenate(zs).astype(np.float32)
-        srt = np.concatenate(srts).astype(np.float32)
+        z, srt, found = emb.z, emb.head_pose, emb.faces_found
         if c.pose_smoothing > 0:
             for t in range(1, len(srt)):
                 srt[t] = c.pose_smoothing * srt[t - 1] + (1 - c.pose_smoothing) * srt[t]
@@ -61,7 +48,3 @@ class EmoPortraitsVideo(MotionGenerator):
         img = crop_tensor(portrait.image, crop, model.cfg.image_size).to(self.config.device)
         return model.head_pose(img)[0].cpu().numpy()
 
-
-def _centre(img: np.ndarray) -> tuple[int, int, int]:
-    side = min(img.shape[:2])
-    return (img.shape[1] - side) // 2, (img.shape[0] - side) // 2, side
