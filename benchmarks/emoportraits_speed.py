@@ -3,6 +3,10 @@ weights in the released layout: seconds for the source (once per portrait), seco
 (batch 1 and 4), the driver encoders per frame (emoportraits-video), and peak memory.
 
     .venv/bin/python benchmarks/emoportraits_speed.py [--device cuda] [--threads N] [--frames 4]
+
+``--refiner`` measures the stage-2 refiner alone instead (released size, 512x512 in and out, in its own
+process so that the peak memory is the refiner's): seconds per frame and peak memory; a refined frame costs
+stage 1's render plus this.
 """
 
 from __future__ import annotations
@@ -36,9 +40,12 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--frames", type=int, default=4, help="driven frames per measurement")
+    ap.add_argument("--refiner", action="store_true", help="measure the stage-2 refiner instead of stage 1")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
+    if a.refiner:
+        return refiner_speed(a)
     model = Stage1(Stage1Config())
     model.load_state_dict(deterministic_state_dict(model.state_dict()), strict=False)
     model.head_pose.net.load_state_dict(deterministic_state_dict(model.head_pose.net.state_dict(), head_pose=True))
@@ -59,6 +66,25 @@ def main() -> None:
             n = max(1, a.frames // bs)
             out[f"render_s_per_frame_batch{bs}"] = timed(lambda zb=zb, sb=sb, n=n: [model.drive(src, zb, sb) for _ in range(n)],
                                                          a.device) / (n * bs)
+    out["peak_rss_mb"] = round(peak_rss_mb())
+    if a.device.startswith("cuda"):
+        out["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20)
+    print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in out.items()}, indent=1))
+
+
+def refiner_speed(a) -> None:
+    """Seconds per 512x512 frame through the stage-2 refiner (released layout, deterministic weights), one
+    frame at a time as the renderer runs it, and the process's peak memory."""
+    from emoavatar_emoportraits.refiner import Refiner, RefinerConfig
+
+    model = Refiner(RefinerConfig())
+    model.load_state_dict(deterministic_state_dict(model.state_dict()))
+    model = model.eval().to(a.device)
+    frames = torch.rand(a.frames, 3, 512, 512, generator=torch.Generator().manual_seed(0)).to(a.device)
+    out = {"device": a.device, "threads": torch.get_num_threads(), "image_size": 512, "stage": "refiner"}
+    with torch.no_grad():
+        model(frames[:1])  # warm-up
+        out["refiner_s_per_frame"] = timed(lambda: [model(f[None]) for f in frames], a.device) / a.frames
     out["peak_rss_mb"] = round(peak_rss_mb())
     if a.device.startswith("cuda"):
         out["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20)

@@ -27,24 +27,26 @@ class CheckpointMismatch(WeightsNotFoundError):
     """The file exists but its keys/shapes are not the stage-1 layout."""
 
 
-def read_state_dict(path: Path, what: str, where: str) -> dict[str, torch.Tensor]:
+def read_state_dict(path: Path, what: str, where: str, source: str = SOURCE) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise WeightsNotFoundError(
             f"EMOPortraits {what} not found: {path}",
-            fix=f"download {where} from {SOURCE}, licence {LICENCE}, and pass its path")
+            fix=f"download {where} from {source}, licence {LICENCE}, and pass its path")
     sd = torch.load(path, map_location="cpu", weights_only=True)
     if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
         sd = sd["state_dict"]
     if not isinstance(sd, dict):
         raise CheckpointMismatch(f"{path} is not a state_dict (got {type(sd).__name__})",
-                                 fix=f"use the {what} file from {SOURCE}")
+                                 fix=f"use the {what} file from {source}")
     if sd and all(k.startswith("module.") for k in sd):  # saved from a DataParallel wrapper
         sd = {k[len("module."):]: v for k, v in sd.items()}
     return sd
 
 
-def check_agreement(ours: dict[str, torch.Tensor], theirs: dict[str, torch.Tensor], path: Path) -> list[str]:
+def check_agreement(ours: dict[str, torch.Tensor], theirs: dict[str, torch.Tensor], path: Path,
+                    what: str = "EMOPortraits stage-1",
+                    fix: str = "check that the file is the stage-1 *_model.pth and the options match its config") -> list[str]:
     """Raise on any missing key, unknown key under our networks, or shape difference; return skipped keys."""
     prefixes = {k.split(".", 1)[0] for k in ours}
     missing = [k for k in ours if k not in theirs]
@@ -59,8 +61,7 @@ def check_agreement(ours: dict[str, torch.Tensor], theirs: dict[str, torch.Tenso
             parts.append(f"{len(unknown)} unexpected (e.g. {unknown[0]})")
         if shapes:
             parts.append(f"{len(shapes)} of another shape (e.g. {shapes[0]})")
-        raise CheckpointMismatch(f"{path} does not match the EMOPortraits stage-1 layout: " + "; ".join(parts),
-                                 fix="check that the file is the stage-1 *_model.pth and the options match its config")
+        raise CheckpointMismatch(f"{path} does not match the {what} layout: " + "; ".join(parts), fix=fix)
     return [k for k in theirs if k.split(".", 1)[0] not in prefixes]
 
 

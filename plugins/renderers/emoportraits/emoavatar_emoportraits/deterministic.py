@@ -75,3 +75,17 @@ def write_random_checkpoint(folder, architecture: dict | None = None) -> tuple:
     torch.save(deterministic_state_dict(model.state_dict()), model_path)
     torch.save(deterministic_state_dict(model.head_pose.net.state_dict(), head_pose=True), hp_path)
     return model_path, hp_path
+
+
+def write_random_refiner(path, architecture: dict | None = None):
+    """Write a stage-2 refiner file in the released format (a plain state_dict) with deterministic weights."""
+    from pathlib import Path
+
+    from .refiner import Refiner, RefinerConfig
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with torch.device("meta"):
+        template = Refiner(RefinerConfig(**(architecture or {}))).state_dict()
+    torch.save(deterministic_state_dict({k: torch.zeros(v.shape, dtype=v.dtype) for k, v in template.items()}), path)
+    return path

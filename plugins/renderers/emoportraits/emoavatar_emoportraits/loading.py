@@ -37,3 +37,24 @@ def get_model(checkpoint: Path | None, head_pose: Path | None, architecture: dic
         with torch.no_grad():
             _CACHE[key] = load_stage1(Path(checkpoint), Path(head_pose), cfg, device)
     return _CACHE[key]
+
+
+def get_refiner(path: Path, architecture: dict, device: str = "cpu"):
+    """The stage-2 refiner, loaded once per (file, architecture, device)."""
+    import torch
+
+    from .refiner import RefinerConfig, load_refiner
+
+    key = ("refiner", str(Path(path).resolve()), tuple(sorted(architecture.items())), device)
+    if key not in _CACHE:
+        cfg = None
+        if architecture:
+            try:
+                cfg = RefinerConfig(**architecture)
+            except TypeError as e:
+                from emoavatar.errors import ConfigError
+
+                raise ConfigError(f"refiner_architecture: {e}", fix="use the fields of RefinerConfig") from None
+        with torch.no_grad():
+            _CACHE[key] = load_refiner(Path(path), cfg, device)
+    return _CACHE[key]

@@ -9,7 +9,7 @@ from emoavatar.interfaces import Renderer, RunContext
 from emoavatar.types import Motion, Portrait
 
 from .crop import crop_tensor, square_crop, to_uint8
-from .loading import get_model
+from .loading import get_model, get_refiner
 from .spec import MOTION_SPACE, EmoPortraitsConfig
 
 
@@ -18,6 +18,7 @@ class EmoPortraitsRenderer(Renderer):
         super().__init__(config or EmoPortraitsConfig())
         self.model = None
         self.source = None
+        self.refiner = None
 
     def _load(self):
         c = self.config
@@ -25,6 +26,8 @@ class EmoPortraitsRenderer(Renderer):
             torch.set_num_threads(c.threads)
         if self.model is None:
             self.model = get_model(c.checkpoint, c.head_pose_checkpoint, c.architecture, c.device)
+        if c.refiner is not None and self.refiner is None:
+            self.refiner = get_refiner(c.refiner, c.refiner_architecture, c.device)
         return self.model
 
     @torch.no_grad()
@@ -53,5 +56,9 @@ class EmoPortraitsRenderer(Renderer):
         for i in range(0, len(z_all), bs):
             z = z_all[i:i + bs].to(self.config.device)
             srt = srt_all[i:i + bs].to(self.config.device)
-            out.append(to_uint8(model.drive(self.source, z, srt)))
-        return np.concatenate(out) if out else np.zeros((0, model.cfg.image_size, model.cfg.image_size, 3), np.uint8)
+            frames = model.drive(self.source, z, srt)
+            if self.refiner is not None:  # stage 2, one frame at a time (its 512x512 features dominate memory)
+                frames = torch.cat([self.refiner(f[None]) for f in frames])
+            out.append(to_uint8(frames))
+        size = self.refiner.cfg.image_size if self.refiner is not None else model.cfg.image_size
+        return np.concatenate(out) if out else np.zeros((0, size, size, 3), np.uint8)

@@ -38,6 +38,11 @@ class EmoPortraitsConfig(BaseModel):
     batch_size: int = Field(4, ge=1, le=64, description="frames decoded per forward pass")
     device: str = Field("cpu", pattern=r"^(cpu|cuda(:\d+)?)$")
     threads: int = Field(0, ge=0, le=256, description="torch CPU threads (0: leave torch's default)")
+    refiner: PathOption | None = Field(None, description="the stage-2 refiner file (logs_s2/<experiment>/checkpoints/"
+                                       "<epoch>_model.pth from the authors' logs_s2.zip); when set, frames go through "
+                                       "stage 1 then the refiner")
+    refiner_architecture: dict = Field(default_factory=dict, description="overrides of the refiner's hyper-parameters "
+                                       "(RefinerConfig); empty = the released sizes, norm read from the file")
 
 
 RENDERER_SPEC = ComponentSpec(

@@ -15,3 +15,12 @@ def reference_images(size):
     return imgs
 
 
+
+
+def reference_masks(size):
+    """Matte and face mask [1,1,S,S] for the refiner parity (same formula in the scratch script that made
+    refiner_reference.npz): a soft head ellipse, and its product with a smaller face ellipse."""
+    y, x = torch.meshgrid(torch.linspace(-1, 1, size), torch.linspace(-1, 1, size), indexing='ij')
+    matte = torch.sigmoid(8 * (1 - x ** 2 / 0.6 - (y - 0.1) ** 2 / 0.8))
+    face = (x ** 2 / 0.3 + y ** 2 / 0.5 < 1).float()
+    return matte[None, None], (matte * face)[None, None]
