@@ -85,7 +85,5 @@ def write_random_refiner(path, architecture: dict | None = None):
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with torch.device("meta"):
-        template = Refiner(RefinerConfig(**(architecture or {}))).state_dict()
-    torch.save(deterministic_state_dict({k: torch.zeros(v.shape, dtype=v.dtype) for k, v in template.items()}), path)
+    torch.save(deterministic_state_dict(Refiner(RefinerConfig(**(architecture or {}))).state_dict()), path)
     return path
