@@ -47,14 +47,12 @@ def get_refiner(path: Path, architecture: dict, device: str = "cpu"):
 
     key = ("refiner", str(Path(path).resolve()), tuple(sorted(architecture.items())), device)
     if key not in _CACHE:
-        cfg = None
-        if architecture:
-            try:
-                cfg = RefinerConfig(**architecture)
-            except TypeError as e:
-                from emoavatar.errors import ConfigError
+        try:
+            RefinerConfig(**architecture)  # the options alone, before reading the file
+        except (TypeError, ValueError) as e:
+            from emoavatar.errors import ConfigError
 
-                raise ConfigError(f"refiner_architecture: {e}", fix="use the fields of RefinerConfig") from None
+            raise ConfigError(f"refiner_architecture: {e}", fix="use the fields of RefinerConfig (norm: gn or bn)") from None
         with torch.no_grad():
-            _CACHE[key] = load_refiner(Path(path), cfg, device)
+            _CACHE[key] = load_refiner(Path(path), architecture, device)
     return _CACHE[key]

@@ -53,6 +53,10 @@ class RefinerConfig:
     embed_size: int = 4             # gen_embed_size
     norm: str = "gn"                # norm_layer_type: gn (weight-standardised convs) or bn (no standardisation)
 
+    def __post_init__(self) -> None:
+        if self.norm not in ("gn", "bn"):
+            raise ValueError(f"refiner norm must be gn or bn, got {self.norm!r}")
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -71,8 +75,6 @@ class Refiner(nn.Module):
         if c.norm == "bn":
             for name in REFINER_NETS:
                 batch_norm_instead(getattr(self, name))
-        elif c.norm != "gn":
-            raise ValueError(f"refiner norm must be gn or bn, got {c.norm!r}")
         for name in REFINER_NETS:
             spectral_norm_all(getattr(self, name))
         if c.norm == "gn":
@@ -103,13 +105,14 @@ def detect_norm(sd: dict[str, torch.Tensor]) -> str:
     return "bn" if any(k.startswith("local_encoder.") and k.endswith(".running_mean") for k in sd) else "gn"
 
 
-def load_refiner(path: Path, cfg: RefinerConfig | None = None, device: str = "cpu") -> Refiner:
+def load_refiner(path: Path, cfg: RefinerConfig | dict | None = None, device: str = "cpu") -> Refiner:
     """Build :class:`Refiner` and load the released stage-2 file (``weights_only=True``) with exact key and shape
     agreement under ``local_encoder``/``decoder``/``pose_unsqueeze``; other (training-only) keys are counted.
-    Without ``cfg`` the released sizes are used and the norm (gn/bn) is read from the file's keys."""
+    ``cfg`` may be a dict of overrides of the released sizes; unless it names ``norm``, the norm (gn/bn) is read
+    from the file's keys."""
     theirs = read_state_dict(path, "stage-2 refiner", REFINER_FILE, source=REFINER_SOURCE)
-    if cfg is None:
-        cfg = RefinerConfig(norm=detect_norm(theirs))
+    if not isinstance(cfg, RefinerConfig):
+        cfg = RefinerConfig(**{"norm": detect_norm(theirs), **(cfg or {})})
     model = Refiner(cfg)
     ours = model.state_dict()
     model.skipped_keys = check_agreement(ours, theirs, Path(path), what="EMOPortraits stage-2 refiner",

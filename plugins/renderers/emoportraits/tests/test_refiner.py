@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from emoavatar.errors import WeightsNotFoundError
+from emoavatar.errors import ConfigError, WeightsNotFoundError
 from emoavatar_emoportraits.deterministic import write_random_refiner
 from emoavatar_emoportraits.refiner import Refiner, RefinerConfig, load_refiner
 
@@ -76,6 +76,7 @@ def test_norm_is_read_from_the_file(tmp_path, tiny_refiner_architecture):
     from emoavatar_emoportraits.refiner import detect_norm
 
     assert detect_norm(sd) == "bn"
+    assert load_refiner(path, tiny_refiner_architecture).cfg.norm == "bn"  # sizes given, norm from the file
     with pytest.raises(WeightsNotFoundError, match="stage-2 refiner layout"):  # bn file, gn model
         load_refiner(path, RefinerConfig(norm="gn", **tiny_refiner_architecture))
 
@@ -111,3 +112,6 @@ def test_renderer_runs_stage_1_then_refiner(tiny_checkpoint, tiny_architecture, 
     missing = get_registry().create("renderers", "emoportraits", {**opts, "refiner": tmp_path / "nope.pth"})
     with pytest.raises(WeightsNotFoundError, match="logs_s2.zip"):
         missing.prepare(kit_portrait, None)
+    bad = get_registry().create("renderers", "emoportraits", {**opts, "refiner": path, "refiner_architecture": {"norm": "in"}})
+    with pytest.raises(ConfigError, match="norm must be gn or bn"):
+        bad.prepare(kit_portrait, None)
