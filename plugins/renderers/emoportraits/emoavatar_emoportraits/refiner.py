@@ -6,7 +6,8 @@
     x_2 = clamp(x + r * m_face, 0, 1)            the residual only inside the face region m_face
 
 The authors take m from MODNet matting and m_face = m x BiSeNet face-parsing labels (face, ears, neck,
-hair, hat); without those networks both masks default to ones (the whole crop is refined).
+hair, hat), or m_face = m in their ``cloth`` mode (what a matte without a face mask gives here); without
+those networks both masks default to ones (the whole crop is refined).
 
 The released file is the training model's ``state_dict``: ``local_encoder.*`` (E_ref), ``decoder.*`` (G_ref),
 an unused ``pose_unsqueeze.weight`` and the discriminators, which are skipped and counted. The layers carry
