@@ -79,7 +79,9 @@ def make_pairs(args: argparse.Namespace, log: Callable[[str], None]):
     reg = get_registry()
     names = args.encoder or ["phonemes", "prosody"]
     encoders = [reg.create("encoders", n, {}) for n in names]
-    face = None if args.face == "none" or args.crop == "centre" else reg.create("faces", reg.default("faces") if args.face == "default" else args.face, {})
+    face = None
+    if args.face != "none" and args.crop != "centre":
+        face = reg.create("faces", reg.default("faces") if args.face == "default" else args.face, {})
     model = get_model(Path(args.checkpoint), Path(args.head_pose_checkpoint), arch, args.device)
     cache = Path(args.cache) if args.cache else Path(args.out).with_suffix(".pairs")
     extra = f"{Path(args.checkpoint).resolve()}|{args.architecture}|{args.face}|{args.crop}|{args.crop_scale}|{args.fps}"
@@ -198,7 +200,6 @@ def load_optimizer(opt, path: Path) -> None:
 def train(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run training; returns ``{"history", "out", "train", "val", "mode"}`` (used by the tests)."""
     import torch
-
     from emoavatar.errors import ConfigError
 
     from .speech_model import load_speech_mode, save_speech_mode

@@ -66,7 +66,7 @@ def trained(talking_clips, tiny_checkpoint, tiny_architecture, tmp_path_factory)
     out = tmp_path_factory.mktemp("speech_ckpt") / "speech.safetensors"
     args = ["--dataset", "folder", str(talking_clips), "--checkpoint", str(tiny_checkpoint[0]),
             "--head-pose-checkpoint", str(tiny_checkpoint[1]), "--architecture", json.dumps(tiny_architecture),
-            "--out", str(out), "--components", "4", "--hidden", "32", "--iters", "300", "--val-every", "50",
+            "--out", str(out), "--components", "4", "--hidden", "32", "--iters", "150", "--val-every", "50",
             "--val-sentences", "feel", "--batch", "8", "--seq", "32", "--save-every", "1000", "--threads", "1",
             "--crop", "centre"]
     result = train(parse_args(args), log=lambda s: None)
@@ -78,7 +78,7 @@ def trained(talking_clips, tiny_checkpoint, tiny_architecture, tmp_path_factory)
 def test_training_lowers_val_loss_and_predicts_the_mouth(trained):
     h = trained["history"]
     first, last = h[0], h[-1]
-    # measured (1 thread): val_loss 0.97 -> 0.64, Pearson r 0.14 -> 0.49 (mean over the 4 mouth components)
+    # measured (1 thread): val_loss 0.97 -> 0.61, Pearson r 0.14 -> 0.53 (mean over the 4 mouth components)
     assert last["val_loss"] < 0.8 * first["val_loss"], h
     assert last["val_r"] > 0.3 and last["val_r"] > first["val_r"] + 0.2, (first, last)
     val = trained["val"]
@@ -93,10 +93,10 @@ def test_resume_continues_from_the_saved_step(trained):
     from emoavatar_emoportraits.speech_train import parse_args, train
 
     before = load_speech_mode(trained["out"])
-    args = [a if a != "300" else "320" for a in trained["args"]] + ["--resume"]
+    args = [a if a != "150" else "170" for a in trained["args"]] + ["--resume"]
     result = train(parse_args(args), log=lambda s: None)
     after = load_speech_mode(trained["out"])
-    assert after.meta["train"]["step"] == 320 and result["history"][-1]["step"] == 320
+    assert after.meta["train"]["step"] == 170 and result["history"][-1]["step"] == 170
     assert np.array_equal(before.stats["mouth_basis"].numpy(), after.stats["mouth_basis"].numpy())  # kept, not refitted
     w0, w1 = before.regressor.mouth.weight, after.regressor.mouth.weight
     assert not np.allclose(w0.detach().numpy(), w1.detach().numpy())
@@ -133,7 +133,7 @@ def test_emotion_moves_z_along_its_direction_and_mouth_changes_are_orthogonal(tr
     sad = _generate(*args, "sad", 1.0).tracks["emoportraits"]
     calm = _generate(*args, "sad", 0.0).tracks["emoportraits"]
     shift = (sad - calm).mean(0)
-    along_sad, along_happy = float(shift @ unit["sad"]), float(shift @ unit["happy"])
+    along_sad, along_happy = float(shift @ unit["sad"]), float(shift @ unit["happy"])  # measured 0.55 and -0.24
     assert along_sad > 0 and along_sad > abs(along_happy) + 0.1 * along_sad, (along_sad, along_happy)
     assert np.abs(shift @ P.T).max() < 1e-4 * np.linalg.norm(shift)  # emotion leaves the mouth coordinates alone
     # the same emotion on other audio: only the mouth coordinates change, orthogonal to every emotion direction
@@ -203,3 +203,16 @@ def test_fit_recovers_the_mouth_subspace_and_orthogonal_emotion_directions():
     assert np.abs(d @ P.T).max() < 1e-4
     sad = shift["sad"] - (shift["sad"] @ mouth.T) @ mouth
     assert np.allclose(d[VOCAB.index("sad")], sad, atol=0.05)
+
+
+def test_a_feature_kind_the_checkpoint_needs_but_the_pipeline_lacks_is_a_clear_error():
+    from emoavatar.errors import ConfigError
+    from emoavatar.types import AudioFeatures
+    from emoavatar_emoportraits.speech import stack_features
+
+    feats = {"features:visemes": AudioFeatures(np.zeros((10, 15)), "visemes", 25.0)}
+    with pytest.raises(ConfigError, match="features:prosody"):
+        stack_features(feats, [("visemes", 15), ("prosody", 5)], 10)
+    with pytest.raises(ConfigError, match="15 columns"):
+        stack_features(feats, [("visemes", 12)], 10)
+    assert stack_features(feats, [("visemes", 15)], 12).shape == (12, 15)  # short features: last row repeated
