@@ -90,13 +90,12 @@ def test_training_lowers_val_loss_and_predicts_the_mouth(trained):
 @pytest.mark.slow
 def test_resume_continues_from_the_saved_step(trained):
     from emoavatar_emoportraits.speech_model import load_speech_mode
-    from emoavatar_emoportraits.speech_train import parse_args, train
 
     before = load_speech_mode(trained["out"])
     args = [a if a != "150" else "170" for a in trained["args"]] + ["--resume"]
-    result = train(parse_args(args), log=lambda s: None)
+    assert cli(["train", "emoportraits-speech", *args]) == 0  # through the registered trainer
     after = load_speech_mode(trained["out"])
-    assert after.meta["train"]["step"] == 170 and result["history"][-1]["step"] == 170
+    assert after.meta["train"]["step"] == 170 and after.meta["train"]["history"][-1]["step"] == 170
     assert np.array_equal(before.stats["mouth_basis"].numpy(), after.stats["mouth_basis"].numpy())  # kept, not refitted
     w0, w1 = before.regressor.mouth.weight, after.regressor.mouth.weight
     assert not np.allclose(w0.detach().numpy(), w1.detach().numpy())
