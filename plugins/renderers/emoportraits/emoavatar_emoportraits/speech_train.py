@@ -38,6 +38,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--architecture", default="{}", help="Stage1Config overrides as JSON (empty: the released model)")
     p.add_argument("--out", required=True, help="speech-mode file to write (.safetensors)")
     p.add_argument("--encoder", action="append", default=None, help="audio encoder (repeatable; default phonemes, prosody)")
+    p.add_argument("--encoder-with", action="append", default=[], metavar="NAME=JSON",
+                   help='options of an encoder, e.g. hf-speech=\'{"model": "/weights/hubert-base-ls960"}\'')
     p.add_argument("--face", default="default", help="face analyzer for the crops ('none': centre crop)")
     p.add_argument("--crop", choices=("track", "fixed", "centre"), default="track",
                    help="face crop per frame (track), from the first frame for the whole clip (fixed), or centre square")
@@ -78,13 +80,21 @@ def make_pairs(args: argparse.Namespace, log: Callable[[str], None]):
     records = read_dataset(args.dataset[0], args.dataset[1])
     reg = get_registry()
     names = args.encoder or ["phonemes", "prosody"]
-    encoders = [reg.create("encoders", n, {}) for n in names]
+    options = {}
+    for item in args.encoder_with:
+        name, _, text = item.partition("=")
+        try:
+            options[name] = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"--encoder-with {item!r}: not NAME=JSON ({e})") from None
+    encoders = [reg.create("encoders", n, options.get(n, {})) for n in names]
     face = None
     if args.face != "none" and args.crop != "centre":
         face = reg.create("faces", reg.default("faces") if args.face == "default" else args.face, {})
     model = get_model(Path(args.checkpoint), Path(args.head_pose_checkpoint), arch, args.device)
     cache = Path(args.cache) if args.cache else Path(args.out).with_suffix(".pairs")
-    extra = f"{Path(args.checkpoint).resolve()}|{args.architecture}|{args.face}|{args.crop}|{args.crop_scale}|{args.fps}"
+    extra = "|".join(map(str, (Path(args.checkpoint).resolve(), args.architecture, sorted(args.encoder_with), args.face,
+                               args.crop, args.crop_scale, args.fps)))
     return build_pairs(records, lambda r: clip_pair(r, model, encoders, face, args.fps, args.crop_scale, args.device,
                                                       crop=args.crop),
                        cache, args.fps, names, extra, log)

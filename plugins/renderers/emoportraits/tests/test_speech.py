@@ -215,3 +215,13 @@ def test_a_feature_kind_the_checkpoint_needs_but_the_pipeline_lacks_is_a_clear_e
     with pytest.raises(ConfigError, match="15 columns"):
         stack_features(feats, [("visemes", 12)], 10)
     assert stack_features(feats, [("visemes", 15)], 12).shape == (12, 15)  # short features: last row repeated
+
+
+def test_trainer_input_errors_are_one_line(tmp_path, capsys):
+    base = ["train", "emoportraits-speech", "--checkpoint", str(tmp_path / "m.pth"), "--head-pose-checkpoint",
+            str(tmp_path / "h.pth"), "--out", str(tmp_path / "s.safetensors")]
+    assert cli([*base, "--dataset", "folder", str(tmp_path / "nowhere")]) != 0
+    assert "dataset folder not found" in capsys.readouterr().err
+    assert cli([*base, "--dataset", "folder", str(tmp_path), "--encoder-with", "hf-speech={model: x}"]) != 0
+    assert "--encoder-with" in capsys.readouterr().err
+    assert not (tmp_path / "s.safetensors").exists()
