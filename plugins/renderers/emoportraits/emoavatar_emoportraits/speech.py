@@ -34,8 +34,11 @@ _MODES: dict = {}
 
 
 def get_speech_mode(path: Path | None, device: str = "cpu") -> SpeechMode:
-    key = (str(Path(path).resolve()) if path else None, device)
-    if key not in _MODES or key[0] is None:
+    """One loaded file per (path, modification time, device): a retrained file is read again."""
+    if path is None or not Path(path).is_file():
+        return load_speech_mode(path, device)  # raises WeightsNotFoundError
+    key = (str(Path(path).resolve()), Path(path).stat().st_mtime_ns, device)
+    if key not in _MODES:
         _MODES[key] = load_speech_mode(path, device)
     return _MODES[key]
 
