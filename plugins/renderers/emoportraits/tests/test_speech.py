@@ -144,6 +144,14 @@ def test_emotion_moves_z_along_its_direction_and_mouth_changes_are_orthogonal(tr
     along_sad, along_happy = float(shift @ unit["sad"]), float(shift @ unit["happy"])  # measured 0.55 and -0.24
     assert along_sad > 0 and along_sad > abs(along_happy) + 0.1 * along_sad, (along_sad, along_happy)
     assert np.abs(shift @ P.T).max() < 1e-4 * np.linalg.norm(shift)  # emotion leaves the mouth coordinates alone
+    # intensity 0: outside the mouth subspace z is the portrait's own latent (from the stage-1 embedders)
+    from emoavatar_emoportraits.loading import get_model
+    from emoavatar_emoportraits.speech import EmoPortraitsSpeech
+
+    model = get_model(tiny_checkpoint[0], tiny_checkpoint[1], tiny_architecture)
+    z_s = EmoPortraitsSpeech().portrait_latent(model, kit_portrait)[0].numpy()
+    away = calm - z_s
+    assert np.abs(away - (away @ P.T) @ P).max() < 1e-4
     # the same emotion on other audio: only the mouth coordinates change, orthogonal to every emotion direction
     other = _generate(*args, "sad", 1.0, pair=trained["train"][0])
     n = min(len(other.tracks["emoportraits"]), len(sad))
