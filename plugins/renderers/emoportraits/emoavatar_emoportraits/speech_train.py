@@ -223,6 +223,8 @@ def train(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[
     if not kinds:
         raise ConfigError("the clips share no audio feature kind", fix="check --encoder")
     train_pairs, val_pairs = split(pairs, args.val_fraction, args.seed, args.val_sentences)
+    if not train_pairs:
+        raise ConfigError("every clip is held out for validation", fix="hold out fewer sentences (--val-sentences)")
     step, history = 0, []
     if args.resume and out.is_file():
         mode = load_speech_mode(out)
