@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from emoavatar.spaces import MotionSpace, Track
-from emoavatar.spec import ComponentSpec, PathOption
+from emoavatar.spec import ComponentSpec, PathOption, TrainerSpec
 from pydantic import BaseModel, ConfigDict, Field
 
 #: The motion space the renderer consumes: per frame the stage-1 model's expression latent z and its head pose.
@@ -83,4 +83,45 @@ VIDEO_SPEC = ComponentSpec(
     consumes=("input:driving",),
     produces=(MOTION_PORT,),
     summary="reenactment: a driving video's expression latents and head poses from EMOPortraits' own embedders",
+)
+
+
+class EmoPortraitsSpeechConfig(BaseModel):
+    """Options of ``emoportraits-speech``: audio features + the emotion state -> z and head pose (speech mode)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    speech_checkpoint: PathOption | None = Field(None, description="the speech-mode file (.safetensors: mouth PCA basis, "
+                                                 "mean latent, emotion directions, audio regressor) written by "
+                                                 "`emoavatar train emoportraits-speech`")
+    checkpoint: PathOption | None = Field(None, description="the released stage-1 model file (as for the renderer): "
+                                          "gives the portrait's own latent z and pose")
+    head_pose_checkpoint: PathOption | None = Field(None, description="head_pose_regressor.pth of the release")
+    architecture: dict = Field(default_factory=dict, description="Stage1Config overrides; empty = the released model")
+    crop_scale: float = Field(1.0, gt=0.3, le=3.0, description="portrait crop side = crop_scale x (box width + height)")
+    mouth_strength: float = Field(1.0, ge=0.0, le=3.0, description="gain on the predicted mouth PCA coefficients")
+    emotion_strength: float = Field(1.0, ge=0.0, le=5.0, description="gain on the emotion directions (times intensity)")
+    pose_strength: float = Field(1.0, ge=0.0, le=3.0, description="gain on the predicted head motion (0: the "
+                                 "portrait's own pose throughout)")
+    device: str = Field("cpu", pattern=r"^(cpu|cuda(:\d+)?)$")
+
+
+SPEECH_SPEC = ComponentSpec(
+    name="emoportraits-speech",
+    kind="motion",
+    factory="emoavatar_emoportraits.speech:EmoPortraitsSpeech",
+    config=EmoPortraitsSpeechConfig,
+    consumes=("features:visemes", "emotion"),
+    optional=("features:prosody", "features:hubert"),
+    produces=(MOTION_PORT,),
+    summary="speech mode (ours; the authors never released theirs): audio -> mouth PCA coefficients of z + head "
+            "motion, emotion directions steer the rest of z",
+)
+
+#: ``emoavatar train emoportraits-speech`` (the target is imported only when it runs)
+SPEECH_TRAINER = TrainerSpec(
+    name="emoportraits-speech",
+    target="emoavatar_emoportraits.speech_train:main",
+    summary="talking clips (MEAD / CREMA-D / folder) -> stage-1 latents + audio features -> mouth PCA, emotion "
+            "directions, audio regressor",
 )
