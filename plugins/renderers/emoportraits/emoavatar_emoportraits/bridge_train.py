@@ -203,11 +203,12 @@ def load_pairs(args: argparse.Namespace, log: Callable[[str], None]) -> Pairs:
 
     from .loading import get_model
 
+    videos = video_paths(args.data)  # a wrong path fails before any model loads
     reg = get_registry()
     face = reg.create("faces", args.face or reg.default("faces"), {})
     model = get_model(Path(args.checkpoint), Path(args.head_pose_checkpoint), _architecture(args.architecture),
                       args.device)
-    pairs = extract_pairs(video_paths(args.data), model, face, args.crop_scale, args.max_frames, args.device, log)
+    pairs = extract_pairs(videos, model, face, args.crop_scale, args.max_frames, args.device, log)
     if args.pairs:
         pairs.save(Path(args.pairs))
     return pairs

@@ -106,23 +106,23 @@ def test_validate_accepts_the_chain_and_refuses_it_without_the_bridge():
 # -- training on clips the default pipeline renders -------------------------------------------------------------
 @pytest.fixture(scope="module")
 def pairs(tmp_path_factory, tiny_checkpoint, tiny_architecture):
-    """Three 2 s clips of the default pipeline (different emotions, so the landmarks vary) -> training pairs."""
-    from emoavatar.registry import get_registry
+    """Three 2 s clips of the default pipeline (different emotions, so the landmarks vary) -> training pairs,
+    extracted by the trainer's command line (``--steps 0``: extraction and the held-out report only)."""
     from emoavatar.testing.data import kit_portrait_path, kit_speech_path
-    from emoavatar_emoportraits.bridge_train import extract_pairs
-    from emoavatar_emoportraits.loading import get_model
+    from emoavatar_emoportraits.bridge_train import Pairs
 
     folder = tmp_path_factory.mktemp("clips")
     for emotion in EMOTIONS:
         rc = cli(["run", str(ROOT / "examples" / "default.yaml"), "-o", str(folder / f"{emotion}.mp4"), "-q",
                   "--emotion", emotion, "--portrait", str(kit_portrait_path()), "--audio", str(kit_speech_path())])
         assert rc == 0
-    model = get_model(tiny_checkpoint[0], tiny_checkpoint[1], tiny_architecture)
-    out = extract_pairs(sorted(folder.glob("*.mp4")), model, get_registry().create("faces", "dlib", {}),
-                        log=lambda s: None)
     cache = folder / "pairs.npz"
-    out.save(cache)
-    return out, cache
+    rc = cli(["train", "landmarks-to-emoportraits", "--data", str(folder), "--pairs", str(cache),
+              "--checkpoint", str(tiny_checkpoint[0]), "--head-pose-checkpoint", str(tiny_checkpoint[1]),
+              "--architecture", json.dumps(tiny_architecture), "--out", str(folder / "untrained.safetensors"),
+              "--steps", "0"])
+    assert rc == 0 and cache.is_file()
+    return Pairs.load(cache), cache
 
 
 @pytest.mark.slow
