@@ -131,10 +131,10 @@ def test_training_lowers_validation_loss_and_predicts_the_mouth_component(pairs,
 
     data, _ = pairs
     assert len(data.names) == 3 and len(data.z) >= 140  # every frame of the three clips has a face
-    args = parse_args(["--data", "unused", "--checkpoint", "unused", "--head-pose-checkpoint", "unused",
-                       "--architecture", json.dumps(tiny_architecture), "--out", str(tmp_path / "b.safetensors"),
-                       "--steps", "150", "--log-every", "50", "--threads", "1"])
-    result = train(args, log=lambda s: None, pairs=data)
+    args_list = ["--data", "unused", "--checkpoint", "unused", "--head-pose-checkpoint", "unused",
+                 "--architecture", json.dumps(tiny_architecture), "--out", str(tmp_path / "b.safetensors"),
+                 "--log-every", "50", "--threads", "1"]
+    result = train(parse_args([*args_list, "--steps", "150"]), log=lambda s: None, pairs=data)
     m = result["metrics"]
     # measured (tiny random-weight stage-1 model, 114 training / 36 held-out frames): validation loss
     # 1.21 (untrained = no change) -> 0.77, mouth PC r 0.67, z error ratio 0.62 (see the plugin README)
@@ -143,6 +143,8 @@ def test_training_lowers_validation_loss_and_predicts_the_mouth_component(pairs,
     assert m["mouth_pc_gap_r_train"] > 0.5, m  # the chosen latent component does follow the lips
     assert m["mouth_pc_r"] > 0.5, m  # predicted vs true mouth component on held-out frames
     assert m["z_error_ratio"] < 0.85, m
+    again = train(parse_args([*args_list, "--steps", "20", "--resume"]), log=lambda s: None, pairs=data)
+    assert [h["step"] for h in again["history"]][-2:] == [150, 170]  # continued from the saved step
 
 
 @pytest.mark.slow
