@@ -122,6 +122,8 @@ def test_single_motion_yaml_overrides_and_dump_stay_as_before(tmp_path):
     assert [p for p, kind, _ in cfg.refs() if kind == "motion"] == ["motion[0]", "motion[1]"]
     from emoavatar.errors import ConfigError
 
+    with pytest.raises(ConfigError, match=r"cannot set 'motion.use'.*motion is a list here.*motion.1.with.KEY"):
+        load_config(path, ["motion.use=coeffs"])
     with pytest.raises(ConfigError, match="motion: List should have at least 1 item"):
         parse_config({**TRIVIAL_PIPELINE, "motion": []})
 

@@ -207,7 +207,10 @@ def parse_config(data: dict, overrides: list[tuple[str, Any]] = ()) -> PipelineC
         try:
             set_dotted(data, key, value)
         except (KeyError, IndexError, ValueError, TypeError):
-            raise ConfigError(f"cannot set {brief(key)}: no such place in the pipeline") from None
+            head = key.split(".")[0]
+            fix = (f"{head} is a list here: address its items by index, e.g. {head}.1.with.KEY=VALUE"
+                   if isinstance(data.get(head), list) else None)
+            raise ConfigError(f"cannot set {brief(key)}: no such place in the pipeline", fix=fix) from None
     try:
         return PipelineConfig.model_validate(data)
     except ValidationError as e:
