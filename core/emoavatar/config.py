@@ -7,7 +7,8 @@ inputs: {portrait: portrait.png, audio: speech.wav, emotion: happy}   # paths re
 face: {use: dlib}                               # optional: the installed default analyzer
 encoder: [{use: phonemes}, {use: prosody}]      # one component or a list
 controller: {use: mixture}
-motion: {use: facs-rig}
+motion: {use: facs-rig}                         # one motion generator, or a chain (a list): each later
+                                                #   stage consumes the previous one's motion:SPACE
 renderer: {use: warp2d, with: {teeth: 0.6}}
 metrics: [{use: av-sync}]                       # optional: evaluate the output
 output: {chunk_size: 25, crf: 18}
@@ -22,7 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_serializer, field_validator
 
 from .errors import ConfigError
 from .safe_yaml import InvalidYAML, brief, load_file, load_text
@@ -79,7 +80,9 @@ class PipelineConfig(BaseModel):
         None, description="face analyzer; omitted: the installed default (Registry.default('faces'))")
     encoder: list[ComponentRef] = Field(min_length=1)
     controller: ComponentRef
-    motion: ComponentRef
+    motion: list[ComponentRef] = Field(
+        min_length=1, description="one motion generator, or a chain: each later stage consumes the motion:SPACE port "
+        "of the stage before it (docs/architecture.md, 'Motion chains')")
     renderer: ComponentRef
     metrics: list[ComponentRef] = Field(default_factory=list)
     output: OutputOptions = Field(default_factory=OutputOptions)
@@ -88,7 +91,17 @@ class PipelineConfig(BaseModel):
     #: the YAML's folder (set by load_config): relative PathOption values of components resolve against it
     _base_dir: Path | None = PrivateAttr(None)
 
-    _as_list_encoder = field_validator("encoder", "metrics", mode="before")(classmethod(lambda cls, v: _as_list(v)))
+    _as_list_encoder = field_validator("encoder", "metrics", "motion", mode="before")(classmethod(lambda cls, v: _as_list(v)))
+
+    @field_serializer("motion", mode="wrap")
+    def _single_motion_as_mapping(self, value: list[ComponentRef], handler: Any) -> Any:
+        """A one-stage motion is written back as the mapping it was (``motion: {use: ...}``)."""
+        out = handler(value)
+        return out[0] if len(out) == 1 else out
+
+    def motion_paths(self) -> list[str]:
+        """YAML paths of the motion stages in run order: ``["motion"]`` or ``["motion[0]", "motion[1]", ...]``."""
+        return ["motion"] if len(self.motion) == 1 else [f"motion[{i}]" for i in range(len(self.motion))]
 
     def refs(self) -> list[tuple[str, str, ComponentRef | None]]:
         """``(yaml path, kind, ref)`` for every component, in pipeline order; ``ref`` is None for an
@@ -96,8 +109,9 @@ class PipelineConfig(BaseModel):
         out: list[tuple[str, str, ComponentRef | None]] = [("face", "faces", self.face)]
         out += [(f"encoder[{i}]" if len(self.encoder) > 1 else "encoder", "encoders", r)
                 for i, r in enumerate(self.encoder)]
-        out += [("controller", "controllers", self.controller), ("motion", "motion", self.motion),
-                ("renderer", "renderers", self.renderer)]
+        out += [("controller", "controllers", self.controller)]
+        out += [(p, "motion", r) for p, r in zip(self.motion_paths(), self.motion)]
+        out += [("renderer", "renderers", self.renderer)]
         out += [(f"metrics[{i}]", "metrics", r) for i, r in enumerate(self.metrics)]
         return out
 
@@ -193,7 +207,10 @@ def parse_config(data: dict, overrides: list[tuple[str, Any]] = ()) -> PipelineC
         try:
             set_dotted(data, key, value)
         except (KeyError, IndexError, ValueError, TypeError):
-            raise ConfigError(f"cannot set {brief(key)}: no such place in the pipeline") from None
+            head = key.split(".")[0]
+            fix = (f"{head} is a list here: address its items by index, e.g. {head}.1.with.KEY=VALUE"
+                   if isinstance(data.get(head), list) else None)
+            raise ConfigError(f"cannot set {brief(key)}: no such place in the pipeline", fix=fix) from None
     try:
         return PipelineConfig.model_validate(data)
     except ValidationError as e:

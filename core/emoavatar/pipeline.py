@@ -140,7 +140,8 @@ class Pipeline:
         t = tick("encode", t)
         state = stages.control(self._build("controller"), request)
         t = tick("control", t)
-        motion = stages.generate(self._build("motion"), state, port)
+        for path in cfg.motion_paths():  # a chain: each stage reads the previous one's motion port
+            motion = stages.generate(self._build(path), state, port, path)
         t = tick("motion", t)
         renderer = stages.renderer(self._build("renderer"))
         renderer.prepare(port, ctx)

@@ -10,7 +10,9 @@ While the pipeline runs, this module makes the declarations binding:
 - every output is checked against the spec's ``produces`` (and, for ``motion:SPACE``, against the
   published motion space): an undeclared or malformed output raises PortError naming the plugin;
 - encoders run in dependency order: one that consumes another encoder's port (``words``) runs
-  after it, whatever order the YAML lists them in (:func:`order_encoders`).
+  after it, whatever order the YAML lists them in (:func:`order_encoders`);
+- motion stages run in chain order: a later one reads the previous one's ``motion:SPACE`` from
+  ``ctx.ports`` like any declared port; the renderer renders the last one's motion.
 
 Port vocabulary: ``features:KIND`` (AudioFeatures), ``words`` (word timings
 ``[(word, start_s, end_s), ...]``, e.g. from a forced aligner), ``input:transcript`` (the run's
@@ -221,10 +223,12 @@ class StageCaller:
         self.values["emotion"] = state
         return state
 
-    def generate(self, generator: Any, emotion: EmotionState, portrait: Any) -> Motion:
+    def generate(self, generator: Any, emotion: EmotionState, portrait: Any, path: str = "motion") -> Motion:
+        """Run the motion stage at YAML ``path`` (``motion[1]`` in a chain: it reads the previous stage's
+        ``motion:SPACE`` from ``ctx.ports``, as any declared port)."""
         from .spaces import check_motion
 
-        comp = self._comp("motion")
+        comp = self._comp(path)
         declared = declared_inputs(comp.spec)
         given = emotion if _declares(declared, "emotion") else UndeclaredPort("emotion", plugin_label(comp))
         motion = generator.generate(self._features_for(comp), given, portrait, _stage_ctx(self.ctx, comp, self.values))

@@ -37,6 +37,6 @@ def pipeline_schema(registry: Registry | None = None) -> dict[str, Any]:
         if not options:
             continue
         one = {"anyOf": options}
-        props[key] = {"anyOf": [one, {"type": "array", "items": one}]} if key in ("encoder", "metrics") else one
+        props[key] = {"anyOf": [one, {"type": "array", "items": one}]} if key in ("encoder", "motion", "metrics") else one
     schema["title"] = "emoavatar pipeline"
     return schema

@@ -1,7 +1,8 @@
 """Checking a pipeline before any weights load (docs/architecture.md, "Validation"): components
 exist and are healthy, their ``with`` options fit their config models (relative path options
 resolved against the YAML's folder), ports connect (encoders may consume other encoders' ports;
-no cycles), the emotion parses, and the input files exist.
+no cycles; each later stage of a motion chain consumes the motion of the stage before it), the emotion
+parses, and the input files exist.
 
 Only light specs are read; no plugin model code (torch, dlib) is imported.
 """
@@ -82,10 +83,12 @@ def check_ports(report: ValidationReport) -> None:
 
     upstream = {"encoders": {"encoders"}, "controllers": {"encoders"}, "motion": {"encoders", "controllers"},
                 "renderers": {"motion"}}
+    motions = [c for c in report.components if c.kind == "motion"]
     for comp in report.components:
         if comp.kind not in upstream:
             continue
-        offered = [(p, c) for p, c in _offered(report.components, upstream[comp.kind]) if c is not comp]
+        offered = [(p, c) for p, c in _offered(report.components, upstream[comp.kind] - {"motion"}) if c is not comp]
+        offered += _motion_offered(comp, motions)
         for want in tuple(comp.spec.consumes) + tuple(comp.spec.optional):
             if want.startswith("input:") and want not in INPUT_PORTS:
                 report.problems.append(PortError(f"{comp.label} declares {want}, which is not a pipeline input",
@@ -97,14 +100,45 @@ def check_ports(report: ValidationReport) -> None:
             if same_prefix:
                 have = ", ".join(f"{c.label} produces {p}" for p, c in same_prefix)
                 msg = f"{comp.label} consumes {want} but {have}"
+            elif comp.kind == "motion" and want.startswith("motion:"):
+                msg = f"{comp.label} consumes {want} but no motion stage before it produces it"
             else:
                 kinds = " or ".join(KIND_NAMES[k] for k in sorted(upstream[comp.kind])) or "no stage"
                 msg = f"{comp.label} consumes {want} but no {kinds} in this pipeline produces it"
             report.problems.append(PortError(msg, fix="pick stages whose ports match (`emoavatar plugins` lists them)"))
+    check_motion_chain(motions, report)
     try:
         order_encoders(report.components)
     except PortError as e:
         report.problems.append(e)
+
+
+def _motion_offered(comp: ResolvedComponent, motions: list[ResolvedComponent]) -> list[tuple[str, ResolvedComponent]]:
+    """The motion ports ``comp`` may read: a motion stage, those of the stage before it in the chain;
+    the renderer, those of the last stage (it renders the chain's final motion)."""
+    if comp.kind == "renderers":
+        before = motions[-1:]
+    elif comp.kind == "motion":
+        i = motions.index(comp)
+        before = motions[i - 1:i] if i else []
+    else:
+        return []
+    return [(p, c) for c in before for p in c.spec.ports_out(c.options)]
+
+
+def check_motion_chain(motions: list[ResolvedComponent], report: ValidationReport) -> None:
+    """Each later motion stage consumes a ``motion:SPACE`` port of the stage right before it."""
+    for prev, comp in zip(motions, motions[1:]):
+        made = [p for p in prev.spec.ports_out(prev.options) if p.startswith("motion:")]
+        wants = tuple(comp.spec.consumes) + tuple(comp.spec.optional)
+        if any(port_matches(p, w) for p in made for w in wants):
+            continue
+        if any(w.startswith("motion:") for w in comp.spec.consumes):
+            continue  # a mismatch is reported by check_ports, naming both sides
+        report.problems.append(PortError(
+            f"{comp.label} follows {prev.label} in the motion chain but does not consume its "
+            f"{', '.join(made) or 'motion'} (it consumes {', '.join(wants) or 'nothing'})",
+            fix="a later motion stage must read the motion of the stage before it; reorder or remove a stage"))
 
 
 def check_inputs(config: PipelineConfig, report: ValidationReport) -> None:

@@ -68,7 +68,7 @@ class UIState:
         picks: dict[str, Any] = {}
         for stage, kind in forms.STAGE_KINDS.items():
             usable = self.usable(kind)
-            node = base.get(stage)
+            node = forms.chain_last(base.get(stage)) if stage == "motion" else base.get(stage)
             if stage == "encoder":
                 nodes = node if isinstance(node, list) else [node] if node else []
                 names = [n.get("use") for n in nodes if isinstance(n, dict) and n.get("use") in usable]

@@ -258,7 +258,24 @@ def build_pipeline_data(base: dict[str, Any] | None, picks: dict[str, Any], opti
             opts = parse_options(options.get(stage, ""), f"{stage} options")
             opts.update((fields or {}).get(stage) or {})
             data[stage] = {"use": pick, "with": opts}
+            if stage == "motion":
+                data[stage] = motion_chain((base or {}).get("motion"), data[stage])
     return data
+
+
+def chain_last(node: Any) -> Any:
+    """The stage a form shows for a pipeline's ``motion``: the mapping itself, or a chain's last stage
+    (the one that feeds the renderer)."""
+    return node[-1] if isinstance(node, list) and node else node
+
+
+def motion_chain(base_motion: Any, picked: dict[str, Any]) -> Any:
+    """The picked motion stage; when the starting pipeline has a motion chain ending in the same component,
+    the chain's earlier stages (with their options) are kept in front of it."""
+    if isinstance(base_motion, list) and len(base_motion) > 1 and isinstance(base_motion[-1], dict) \
+            and base_motion[-1].get("use") == picked["use"]:
+        return [*base_motion[:-1], picked]
+    return picked
 
 
 def load_base(path: str | Path) -> dict[str, Any]:

@@ -21,6 +21,7 @@ class Embedded:
     z: np.ndarray            # [T, Z] expression latents
     head_pose: np.ndarray    # [T, 9] scale, yaw/pitch/roll, translation
     faces_found: int         # frames in which the analyzer found a face (others reuse the last crop)
+    faces: list | None = None  # the tracked Face (68 landmarks) or None, per frame (training pairs use them)
 
 
 @torch.no_grad()
@@ -28,9 +29,10 @@ def embed_frames(model, chunks: Iterable[np.ndarray], face=None, crop_scale: flo
                  device: str = "cpu") -> Embedded:
     """``chunks``: uint8 RGB arrays [N, H, W, 3]; ``face``: a FaceAnalyzer or None (centre crop)."""
     size = model.cfg.image_size
-    zs, srts, found, last = [], [], 0, None
+    zs, srts, found, last, tracked = [], [], 0, None, []
     for chunk in chunks:
         faces = track_faces(face, chunk) if face is not None else [None] * len(chunk)
+        tracked += faces
         crops = []
         for img, f in zip(chunk, faces):
             if f is not None:
@@ -42,7 +44,7 @@ def embed_frames(model, chunks: Iterable[np.ndarray], face=None, crop_scale: flo
         srts.append(srt.cpu().numpy())
     if not zs:
         raise ValueError("no frames to embed")
-    return Embedded(np.concatenate(zs).astype(np.float32), np.concatenate(srts).astype(np.float32), found)
+    return Embedded(np.concatenate(zs).astype(np.float32), np.concatenate(srts).astype(np.float32), found, tracked)
 
 
 def centre_crop(img: np.ndarray) -> tuple[int, int, int]:

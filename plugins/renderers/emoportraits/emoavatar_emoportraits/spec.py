@@ -125,3 +125,47 @@ SPEECH_TRAINER = TrainerSpec(
     summary="talking clips (MEAD / CREMA-D / folder) -> stage-1 latents + audio features -> mouth PCA, emotion "
             "directions, audio regressor",
 )
+
+
+# -- landmarks-to-emoportraits: our learned bridge from motion:landmarks68 (not part of the paper) -------------
+BRIDGE_TRAIN_COMMAND = ("emoavatar train landmarks-to-emoportraits --data CLIPS/ --checkpoint MODEL.pth "
+                        "--head-pose-checkpoint head_pose_regressor.pth --out bridge.safetensors")
+
+
+class LandmarksBridgeConfig(BaseModel):
+    """Options of ``landmarks-to-emoportraits``: per-frame landmarks -> z and head pose, relative to the portrait's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bridge: PathOption | None = Field(None, description="the trained bridge (.safetensors) written by "
+                                      "`emoavatar train landmarks-to-emoportraits`")
+    checkpoint: PathOption | None = Field(None, description="the released stage-1 model file (as for the renderer): "
+                                          "the portrait's own z and pose come from its embedders")
+    head_pose_checkpoint: PathOption | None = Field(None, description="head_pose_regressor.pth of the release")
+    architecture: dict = Field(default_factory=dict, description="Stage1Config overrides; empty = the released model")
+    crop_scale: float = Field(1.0, gt=0.3, le=3.0, description="portrait crop side = crop_scale x (box width + height)")
+    expression_gain: float = Field(1.0, ge=0.0, le=4.0, description="scale of the predicted change of z")
+    pose_gain: float = Field(1.0, ge=0.0, le=4.0, description="scale of the predicted change of the head pose "
+                             "(0 holds the portrait's pose)")
+    device: str = Field("cpu", pattern=r"^(cpu|cuda(:\d+)?)$")
+
+
+BRIDGE_SPEC = ComponentSpec(
+    name="landmarks-to-emoportraits",
+    kind="motion",
+    factory="emoavatar_emoportraits.bridge:LandmarksToEmoPortraits",
+    config=LandmarksBridgeConfig,
+    consumes=("motion:landmarks68",),
+    produces=(MOTION_PORT,),
+    summary="learned bridge (ours): motion:landmarks68 -> EMOPortraits z + head pose relative to the portrait's, "
+            "so landmark motion generators (facs-rig) drive the emoportraits renderer in a motion chain",
+)
+
+BRIDGE_TRAINER = TrainerSpec(
+    name="landmarks-to-emoportraits",
+    target="emoavatar_emoportraits.bridge_train:main",
+    summary="train the landmarks -> EMOPortraits latent bridge on talking videos (landmarks by our FaceAnalyzer, "
+            "z and pose by the model's own embedders)",
+    consumes=("motion:landmarks68",),
+    produces=(MOTION_PORT,),
+)
