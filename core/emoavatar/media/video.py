@@ -63,6 +63,11 @@ class VideoWriter:
 
     # -- writing -----------------------------------------------------------------------
     def write(self, frames: np.ndarray) -> None:
+        self.encode_frames(self.video_frames(frames))
+
+    def video_frames(self, frames: np.ndarray) -> list:
+        """Check and copy a chunk into encoder frames (``av.VideoFrame``), opening the file on the
+        first chunk; :meth:`encode_frames` encodes them (another thread may, see ``background.py``)."""
         import av
 
         frames = np.asarray(frames)
@@ -77,8 +82,10 @@ class VideoWriter:
             raise ValueError(f"frame size changed mid-video: {w}x{h}")
         if h % 2 or w % 2:
             frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-        for img in frames:
-            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
+        return [av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24") for img in frames]
+
+    def encode_frames(self, video_frames: list) -> None:
+        for vf in video_frames:
             vf.pts = self.frames_written
             for pkt in self._vstream.encode(vf):
                 self._container.mux(pkt)

@@ -91,8 +91,24 @@ def _is_filler(word: str) -> bool:
     return word.startswith(("<", "[", "+"))
 
 
+#: Decoders built in this process, by kind and configuration, each with the lock that guards it.
+#: Loading the acoustic model and the 134k-word dictionary takes ~0.15 s per decoder, so, like
+#: dlib's models, a decoder is loaded once per process and shared by every encoder with the same
+#: options (a second pipeline run in the same process, the web UI, batch workers).
+_DECODERS: dict[tuple, tuple[object, threading.Lock]] = {}
+_DECODERS_LOCK = threading.Lock()
+
+
+def shared_decoder(key: tuple, build) -> tuple[object, threading.Lock]:
+    """The process's decoder for ``key`` (built by ``build()`` on first use) and its lock."""
+    with _DECODERS_LOCK:
+        if key not in _DECODERS:
+            _DECODERS[key] = (build(), threading.Lock())
+        return _DECODERS[key]
+
+
 class SphinxPhones:
-    """Owns the decoders (lazily built, reused, guarded by a lock)."""
+    """Uses the decoders (lazily built, shared per process, each guarded by its lock)."""
 
     def __init__(self, *, phone_lm: str = "en-us-phone", language_weight: float = 2.0,
                  acoustic_model: str | None = None, dictionary: str | None = None) -> None:
@@ -102,7 +118,7 @@ class SphinxPhones:
         self.dictionary = dictionary
         self._recogniser = None
         self._aligner = None
-        self._lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
 
     # -- decoders ---------------------------------------------------------------------
     def _decoder(self, **kw):
@@ -111,34 +127,44 @@ class SphinxPhones:
         hmm, dic = _model_paths(self.acoustic_model, self.dictionary)
         return Decoder(hmm=hmm, dict=dic, samprate=SAMPLE_RATE, bestpath=False, loglevel="FATAL", **kw)
 
+    def _paths(self) -> tuple[str, str]:
+        return _model_paths(self.acoustic_model, self.dictionary)
+
     @property
     def recogniser(self):
         if self._recogniser is None:
             lm = _phone_lm_path(self.phone_lm)
-            kw = {"allphone": lm} if lm else {"lm": None}
-            dec = self._decoder(lw=self.language_weight, **kw)
-            if not lm:
-                dec.add_allphone_file("_phones", None)
-                dec.activate_search("_phones")
-            self._recogniser = dec
+
+            def build():
+                kw = {"allphone": lm} if lm else {"lm": None}
+                dec = self._decoder(lw=self.language_weight, **kw)
+                if not lm:
+                    dec.add_allphone_file("_phones", None)
+                    dec.activate_search("_phones")
+                return dec
+
+            key = ("recognise", *self._paths(), lm, float(self.language_weight))
+            self._recogniser, self._locks["recognise"] = shared_decoder(key, build)
         return self._recogniser
 
     @property
     def aligner(self):
         if self._aligner is None:
-            self._aligner = self._decoder(lm=None)
+            key = ("align", *self._paths())
+            self._aligner, self._locks["align"] = shared_decoder(key, lambda: self._decoder(lm=None))
         return self._aligner
 
     # -- public -----------------------------------------------------------------------
     def unknown_words(self, words: list[str]) -> list[str]:
         dec = self.aligner
-        return [w for w in words if dec.lookup_word(w) is None]
+        with self._locks["align"]:
+            return [w for w in words if dec.lookup_word(w) is None]
 
     def recognise(self, samples: np.ndarray) -> list[Segment]:
         """Free phone recognition of 16 kHz float samples -> ``[(phone, start_s, end_s)]``."""
         pcm = to_pcm16(samples)
-        with self._lock:
-            dec = self.recogniser
+        dec = self.recogniser
+        with self._locks["recognise"]:
             dec.start_utt()
             dec.process_raw(pcm, full_utt=True)
             dec.end_utt()
@@ -148,8 +174,8 @@ class SphinxPhones:
     def align(self, samples: np.ndarray, words: list[str]) -> Alignment:
         """Force-align ``words`` (all in the dictionary) to 16 kHz float samples."""
         pcm = to_pcm16(samples)
-        with self._lock:
-            dec = self.aligner
+        dec = self.aligner
+        with self._locks["align"]:
             dec.set_align_text(" ".join(words))
             dec.start_utt()
             dec.process_raw(pcm, full_utt=True)

@@ -212,3 +212,19 @@ def test_spec_is_light_and_decoders_load_lazily():
     assert out.split() == ["False", "False"]
     enc = PhonemeEncoder(PhonemesConfig())
     assert enc._sphinx._recogniser is None and enc._sphinx._aligner is None
+
+
+def test_decoders_are_loaded_once_per_process_and_shared_between_encoders():
+    import emoavatar_phonemes.sphinx as sphinx
+
+    audio = Audio.load(HELLO)
+    first, second = PhonemeEncoder(PhonemesConfig()), PhonemeEncoder(PhonemesConfig())
+    a = first.encode(audio, _ctx(audio))
+    b = second.encode(audio, _ctx(audio))
+    assert first._sphinx._recogniser is second._sphinx._recogniser  # one decoder, one lock
+    assert first._sphinx._locks["recognise"] is second._sphinx._locks["recognise"]
+    assert a.meta["phones"] == b.meta["phones"] and np.array_equal(a.values, b.values)  # reuse leaves no state
+    other = PhonemeEncoder(PhonemesConfig(language_weight=5.0))
+    other.encode(audio, _ctx(audio))
+    assert other._sphinx._recogniser is not first._sphinx._recogniser  # other options, other decoder
+    assert len({k for k in sphinx._DECODERS if k[0] == "recognise"}) >= 2
