@@ -111,8 +111,15 @@ def shared_decoder(key: tuple, build) -> object:
         return _DECODERS[key]
 
 
+def _mtime(path: str) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return 0
+
+
 class SphinxPhones:
-    """Uses the decoders (lazily built, shared per process, each guarded by its lock)."""
+    """Uses the decoders (lazily built, shared per process, guarded by :data:`SPHINX_LOCK`)."""
 
     def __init__(self, *, phone_lm: str = "en-us-phone", language_weight: float = 2.0,
                  acoustic_model: str | None = None, dictionary: str | None = None) -> None:
@@ -147,8 +154,9 @@ class SphinxPhones:
         hmm, dic = _model_paths(self.acoustic_model, self.dictionary)
         return Decoder(hmm=hmm, dict=dic, samprate=SAMPLE_RATE, bestpath=False, loglevel="FATAL", **kw)
 
-    def _paths(self) -> tuple[str, str]:
-        return _model_paths(self.acoustic_model, self.dictionary)
+    def _paths(self) -> tuple:
+        """The model files and their modification times: an edited dictionary loads anew."""
+        return tuple((p, _mtime(p)) for p in _model_paths(self.acoustic_model, self.dictionary))
 
     @property
     def recogniser(self):
@@ -163,7 +171,7 @@ class SphinxPhones:
                     dec.activate_search("_phones")
                 return dec
 
-            key = ("recognise", *self._paths(), lm, float(self.language_weight))
+            key = ("recognise", *self._paths(), lm, lm and _mtime(lm), float(self.language_weight))
             self._recogniser = shared_decoder(key, build)
         return self._recogniser
 
