@@ -22,6 +22,7 @@ from .errors import ConfigError, MediaError
 from .hookspecs import get_plugin_manager, postprocess
 from .inputs import stage_inputs
 from .interfaces import RunContext
+from .jobs import Job
 from .output import OutputTransaction, run_file_path  # noqa: F401 - run_file_path is re-exported
 from .ports import StageCaller
 from .registry import Registry, get_registry
@@ -89,6 +90,7 @@ class Pipeline:
              progress: ProgressFn | None = None, driving: str | Path | None = None) -> RunResult:
         from .media import VideoWriter, read_image
         from .media.audio import check_finite
+        from .media.background import BackgroundWriter
         from .media.image import fit_portrait
 
         cfg = self.config
@@ -118,25 +120,32 @@ class Pipeline:
             return now
 
         t = time.perf_counter()
-        image = fit_portrait(read_image(portrait_path), cfg.inputs.max_portrait_side, portrait_path)
         analyzer = self._build("face")
-        face = analyzer.analyze(image, source=str(portrait_path), embed=False)
-        port = Portrait(image, face, portrait_path)
-        t = tick("face", t)
 
-        audio_obj = Audio.load(audio_path)
-        if audio_obj.duration <= 0:
-            raise MediaError(f"{audio_path} has no audio samples")
-        ctx = RunContext(fps=cfg.fps, n_frames=audio_obj.n_frames(cfg.fps), seed=cfg.seed, face=analyzer)
-        ctx.extras.update(portrait_path=portrait_path, audio_path=audio_path, request=request)
-        if audio is None and transcript is None:  # the YAML's transcript belongs to the YAML's audio
-            transcript = cfg.inputs.transcript
-        if transcript:
-            ctx.extras["transcript"] = transcript
+        def analyse_portrait() -> Portrait:
+            image = fit_portrait(read_image(portrait_path), cfg.inputs.max_portrait_side, portrait_path)
+            return Portrait(image, analyzer.analyze(image, source=str(portrait_path), embed=False), portrait_path)
 
-        # each stage sees only its declared ports; outputs are checked (ports.py)
-        stages = StageCaller(report, self.registry, ctx, inputs={"input:transcript": transcript or None, **available})
-        stages.encode(audio_obj)  # in dependency order (an aligner's words before a text encoder)
+        face_job = Job(analyse_portrait, "emoavatar-face")  # beside the audio encoders (jobs.py)
+        try:
+            audio_obj = Audio.load(audio_path)
+            if audio_obj.duration <= 0:
+                raise MediaError(f"{audio_path} has no audio samples")
+            ctx = RunContext(fps=cfg.fps, n_frames=audio_obj.n_frames(cfg.fps), seed=cfg.seed, face=analyzer)
+            ctx.extras.update(portrait_path=portrait_path, audio_path=audio_path, request=request)
+            if audio is None and transcript is None:  # the YAML's transcript belongs to the YAML's audio
+                transcript = cfg.inputs.transcript
+            if transcript:
+                ctx.extras["transcript"] = transcript
+
+            # each stage sees only its declared ports; outputs are checked (ports.py)
+            stages = StageCaller(report, self.registry, ctx, inputs={"input:transcript": transcript or None, **available})
+            stages.encode(audio_obj)  # in dependency order (an aligner's words before a text encoder)
+        except Exception:  # not on Ctrl-C / SIGTERM: those leave at once
+            face_job.result()  # a portrait's error is reported first, as when the stages ran in turn
+            raise
+        port = face_job.result()
+        timings["face"] = face_job.seconds  # overlapped with "encode", which includes any wait for it
         t = tick("encode", t)
         state = stages.control(self._build("controller"), request)
         t = tick("control", t)
@@ -149,8 +158,9 @@ class Pipeline:
 
         pm.hook.emoavatar_run_start(config=cfg, context=ctx)
         n, chunk = ctx.n_frames, cfg.output.chunk_size
-        with tx.writing(), VideoWriter(tx.video_tmp, cfg.fps, audio=audio_path, crf=cfg.output.crf,
-                                       preset=cfg.output.preset, overwrite=True, atomic=False) as writer:
+        video = VideoWriter(tx.video_tmp, cfg.fps, audio=audio_path, crf=cfg.output.crf, preset=cfg.output.preset,
+                            overwrite=True, atomic=False)
+        with tx.writing(), BackgroundWriter(video) as writer:  # x264 encodes chunk k while chunk k+1 renders
             for start in range(0, n, chunk):
                 frames = renderer.render(motion.slice(start, min(n, start + chunk)), ctx)
                 frames = postprocess(pm, frames, start, ctx)

@@ -65,6 +65,36 @@ class VideoWriter:
     def write(self, frames: np.ndarray) -> None:
         import av
 
+        for img in self._checked(frames):  # each frame copied, then encoded at once
+            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
+            self._encode_one(vf)
+        self._mux_audio()
+
+    def video_frames(self, frames: np.ndarray) -> list:
+        """Check and copy a chunk into encoder frames (``av.VideoFrame``), opening the file on the
+        first chunk; :meth:`encode_frames` encodes them (another thread may, see ``background.py``).
+        ``write(chunk)`` is the same in one thread."""
+        import av
+
+        return [av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24") for img in self._checked(frames)]
+
+    def encode_frames(self, video_frames: list) -> None:
+        for vf in video_frames:
+            self._encode_one(vf)
+        self._mux_audio()
+
+    def _encode_one(self, vf) -> None:
+        vf.pts = self.frames_written
+        for pkt in self._vstream.encode(vf):
+            self._container.mux(pkt)
+        self.frames_written += 1
+
+    def _mux_audio(self) -> None:
+        if self._audio is not None:
+            self._audio.mux_until(self.frames_written / self.fps)
+
+    def _checked(self, frames: np.ndarray) -> np.ndarray:
+        """``frames`` as uint8 ``[N, H, W, 3]`` padded to even sizes; opens the file on the first chunk."""
         frames = np.asarray(frames)
         if frames.ndim == 3:
             frames = frames[None]
@@ -77,14 +107,7 @@ class VideoWriter:
             raise ValueError(f"frame size changed mid-video: {w}x{h}")
         if h % 2 or w % 2:
             frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-        for img in frames:
-            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
-            vf.pts = self.frames_written
-            for pkt in self._vstream.encode(vf):
-                self._container.mux(pkt)
-            self.frames_written += 1
-        if self._audio is not None:
-            self._audio.mux_until(self.frames_written / self.fps)
+        return frames
 
     def close(self) -> Path:
         if self._container is None:

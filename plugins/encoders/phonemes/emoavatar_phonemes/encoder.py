@@ -94,7 +94,8 @@ class PhonemeEncoder(AudioEncoder):
         db = frame_energy_db(samples, SAMPLE_RATE)
         gate = energy_gate(db, c.energy_gate, c.silence_floor_dbfs)
         transcript = ctx.ports.get("input:transcript") or c.transcript
-        phones, meta = self.phones(samples, transcript, gate)
+        with self._sphinx.session():  # decodes as a freshly loaded decoder would (sphinx.py)
+            phones, meta = self.phones(samples, transcript, gate)
         values = frame_weights(
             phones, gate, n_frames, ctx.fps, len(samples) / SAMPLE_RATE,
             anticipation=c.anticipation_ms / 1000.0, carryover=c.carryover_ms / 1000.0,

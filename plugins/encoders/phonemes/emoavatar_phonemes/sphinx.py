@@ -15,6 +15,7 @@ Quirks of pocketsphinx 5.1 handled here:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -91,8 +92,34 @@ def _is_filler(word: str) -> bool:
     return word.startswith(("<", "[", "+"))
 
 
+#: Decoders built in this process, by kind and configuration.
+#: Loading the acoustic model and the 134k-word dictionary takes ~0.15 s per decoder, so, like
+#: dlib's models, a decoder is loaded once per process and shared by every encoder with the same
+#: options (a second pipeline run in the same process, the web UI, batch workers). A decoder keeps
+#: state between utterances (its live cepstral mean, CMN); each :meth:`SphinxPhones.session` resets
+#: the feature state first (``reinit_feat``), so a run decodes exactly as with a freshly loaded decoder.
+_DECODERS: dict[tuple, object] = {}
+#: Guards every decoder (pocketsphinx holds the GIL while it decodes, so one lock costs no parallelism).
+SPHINX_LOCK = threading.RLock()
+
+
+def shared_decoder(key: tuple, build) -> object:
+    """The process's decoder for ``key``, built by ``build()`` on first use."""
+    with SPHINX_LOCK:
+        if key not in _DECODERS:
+            _DECODERS[key] = build()
+        return _DECODERS[key]
+
+
+def _mtime(path: str) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return 0
+
+
 class SphinxPhones:
-    """Owns the decoders (lazily built, reused, guarded by a lock)."""
+    """Uses the decoders (lazily built, shared per process, guarded by :data:`SPHINX_LOCK`)."""
 
     def __init__(self, *, phone_lm: str = "en-us-phone", language_weight: float = 2.0,
                  acoustic_model: str | None = None, dictionary: str | None = None) -> None:
@@ -102,7 +129,23 @@ class SphinxPhones:
         self.dictionary = dictionary
         self._recogniser = None
         self._aligner = None
-        self._lock = threading.Lock()
+        self._started: set[str] = set()  # decoders already used in the current session
+
+    @contextlib.contextmanager
+    def session(self):
+        """One encode call: holds the decoders, each starting from its state when loaded and carrying
+        its cepstral mean over between the call's utterances (as one freshly loaded decoder would)."""
+        with SPHINX_LOCK:
+            self._started = set()
+            try:
+                yield self
+            finally:
+                self._started = set()
+
+    def _begin(self, kind: str, dec) -> None:
+        if kind not in self._started:
+            dec.reinit_feat()  # the cepstral mean (and all feature state) as when loaded
+            self._started.add(kind)
 
     # -- decoders ---------------------------------------------------------------------
     def _decoder(self, **kw):
@@ -111,34 +154,46 @@ class SphinxPhones:
         hmm, dic = _model_paths(self.acoustic_model, self.dictionary)
         return Decoder(hmm=hmm, dict=dic, samprate=SAMPLE_RATE, bestpath=False, loglevel="FATAL", **kw)
 
+    def _paths(self) -> tuple:
+        """The model files and their modification times: an edited dictionary loads anew."""
+        return tuple((p, _mtime(p)) for p in _model_paths(self.acoustic_model, self.dictionary))
+
     @property
     def recogniser(self):
         if self._recogniser is None:
             lm = _phone_lm_path(self.phone_lm)
-            kw = {"allphone": lm} if lm else {"lm": None}
-            dec = self._decoder(lw=self.language_weight, **kw)
-            if not lm:
-                dec.add_allphone_file("_phones", None)
-                dec.activate_search("_phones")
-            self._recogniser = dec
+
+            def build():
+                kw = {"allphone": lm} if lm else {"lm": None}
+                dec = self._decoder(lw=self.language_weight, **kw)
+                if not lm:
+                    dec.add_allphone_file("_phones", None)
+                    dec.activate_search("_phones")
+                return dec
+
+            key = ("recognise", *self._paths(), lm, lm and _mtime(lm), float(self.language_weight))
+            self._recogniser = shared_decoder(key, build)
         return self._recogniser
 
     @property
     def aligner(self):
         if self._aligner is None:
-            self._aligner = self._decoder(lm=None)
+            key = ("align", *self._paths())
+            self._aligner = shared_decoder(key, lambda: self._decoder(lm=None))
         return self._aligner
 
     # -- public -----------------------------------------------------------------------
     def unknown_words(self, words: list[str]) -> list[str]:
         dec = self.aligner
-        return [w for w in words if dec.lookup_word(w) is None]
+        with SPHINX_LOCK:
+            return [w for w in words if dec.lookup_word(w) is None]
 
     def recognise(self, samples: np.ndarray) -> list[Segment]:
         """Free phone recognition of 16 kHz float samples -> ``[(phone, start_s, end_s)]``."""
         pcm = to_pcm16(samples)
-        with self._lock:
+        with SPHINX_LOCK:
             dec = self.recogniser
+            self._begin("recognise", dec)
             dec.start_utt()
             dec.process_raw(pcm, full_utt=True)
             dec.end_utt()
@@ -148,8 +203,9 @@ class SphinxPhones:
     def align(self, samples: np.ndarray, words: list[str]) -> Alignment:
         """Force-align ``words`` (all in the dictionary) to 16 kHz float samples."""
         pcm = to_pcm16(samples)
-        with self._lock:
+        with SPHINX_LOCK:
             dec = self.aligner
+            self._begin("align", dec)
             dec.set_align_text(" ".join(words))
             dec.start_utt()
             dec.process_raw(pcm, full_utt=True)

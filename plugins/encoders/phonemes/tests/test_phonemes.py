@@ -212,3 +212,19 @@ def test_spec_is_light_and_decoders_load_lazily():
     assert out.split() == ["False", "False"]
     enc = PhonemeEncoder(PhonemesConfig())
     assert enc._sphinx._recogniser is None and enc._sphinx._aligner is None
+
+
+def test_decoders_are_loaded_once_per_process_and_decode_as_fresh_ones(monkeypatch):
+    import emoavatar_phonemes.sphinx as sphinx
+
+    audio = Audio.load(HELLO)
+    monkeypatch.setattr(sphinx, "_DECODERS", {})  # a freshly loaded decoder
+    fresh = PhonemeEncoder(PhonemesConfig()).encode(audio, _ctx(audio))
+    first, second = PhonemeEncoder(PhonemesConfig()), PhonemeEncoder(PhonemesConfig())
+    first.encode(audio, _ctx(audio))  # the shared decoder's cepstral mean has now adapted to this speech
+    again = second.encode(audio, _ctx(audio))
+    assert first._sphinx._recogniser is second._sphinx._recogniser  # loaded once
+    assert again.meta["phones"] == fresh.meta["phones"] and np.array_equal(again.values, fresh.values)
+    other = PhonemeEncoder(PhonemesConfig(language_weight=5.0))
+    other.encode(audio, _ctx(audio))
+    assert other._sphinx._recogniser is not first._sphinx._recogniser  # other options, other decoder

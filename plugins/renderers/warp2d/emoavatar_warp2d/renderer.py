@@ -57,10 +57,10 @@ class Warp2DRenderer(Renderer):
         tracks, blink = self._check(motion)
         teeth, own_mouth = self._hint(motion, "teeth", len(tracks)), self._hint(motion, "own_mouth", len(tracks))
         frames = np.empty((len(tracks), *self._image.shape), np.uint8)
-        for i, lm in enumerate(tracks):
-            frames[i] = self.render_frame(lm, float(blink[i]) if blink is not None else 0.0,
-                                          None if teeth is None else float(teeth[i]),
-                                          1.0 if own_mouth is None else float(own_mouth[i]))
+        for i, lm in enumerate(tracks):  # drawn in place: no copy per frame
+            self.render_frame(lm, float(blink[i]) if blink is not None else 0.0,
+                              None if teeth is None else float(teeth[i]),
+                              1.0 if own_mouth is None else float(own_mouth[i]), out=frames[i])
         return frames
 
     @staticmethod
@@ -76,10 +76,11 @@ class Warp2DRenderer(Renderer):
         return np.clip(x, 0.0, 1.0)
 
     def render_frame(self, lm: np.ndarray, blink: float = 0.0, teeth: float | None = None,
-                     own_mouth: float = 1.0) -> np.ndarray:
+                     own_mouth: float = 1.0, out: np.ndarray | None = None) -> np.ndarray:
         """One frame for target landmarks ``lm [68, 2]`` (portrait pixels) and a blink amount;
         ``teeth`` (0..1) bares more upper teeth in an opened mouth, ``own_mouth`` (0..1) is the
-        share of the portrait's own lip gap the frame keeps (the cavity is painted beyond it)."""
+        share of the portrait's own lip gap the frame keeps (the cavity is painted beyond it).
+        ``out`` (uint8 [H, W, 3]) receives the frame instead of a new array."""
         lm_open = np.asarray(lm, dtype=np.float64)
         lm_t = close_lids(lm_open, blink)
         src = self.mesh.points
@@ -87,11 +88,11 @@ class Warp2DRenderer(Renderer):
         h, w = self._image.shape[:2]
         built = build_map(src, dst, self.mesh.triangles, self._order, h, w, self.config.map_scale)
         if built is None:
-            frame = self._image.copy()
+            frame = self._image.copy() if out is None else np.copyto(out, self._image) or out
         else:
             bbox, map_x, map_y = built
             self._eyeballs(lm_t, bbox, map_x, map_y)
-            frame = warp(self._image, bbox, map_x, map_y)
+            frame = warp(self._image, bbox, map_x, map_y, out=out)
         _, _, iod = face_frame(lm_t)
         if self._mouth is not None:
             self._mouth.paint(frame, lm_t, iod, teeth, own_mouth)

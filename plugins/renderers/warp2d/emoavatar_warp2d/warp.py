@@ -40,11 +40,13 @@ def build_map(src: np.ndarray, dst: np.ndarray, tris: np.ndarray, order: np.ndar
     bbox's size) or ``None`` when nothing moves. ``order`` lists triangle indices in drawing order
     (later ones win where folded triangles overlap)."""
     active = moving_triangles(src, dst, tris)
-    affines, ok = triangle_affines(src, dst, tris)
-    draw = [t for t in order if active[t] and ok[t]]
-    if not draw:
+    order = np.asarray(order)
+    drawn = order[active[order]]
+    affines, ok = triangle_affines(src, dst, tris[drawn])  # only the triangles that are drawn
+    drawn, affines = drawn[ok], affines[ok]
+    if not len(drawn):
         return None
-    corners = dst[tris[draw]].reshape(-1, 2)
+    corners = dst[tris[drawn]].reshape(-1, 2)
     x0, y0 = np.floor(corners.min(0)).astype(int) - 1
     x1, y1 = np.ceil(corners.max(0)).astype(int) + 2
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
@@ -53,12 +55,13 @@ def build_map(src: np.ndarray, dst: np.ndarray, tris: np.ndarray, order: np.ndar
     bw, bh = x1 - x0, y1 - y0
     sw, sh = max(2, round(bw * scale)), max(2, round(bh * scale))
     sx, sy = bw / sw, bh / sh  # target px per map cell
-    ids = np.zeros((sh, sw), np.int32)  # 0 = identity
+    ids = np.zeros((sh, sw), np.int32)  # 0 = identity, k = the k-th drawn triangle
     # map-grid coords of target corners: cell (i, j) samples target (x0 + (j + .5) sx - .5, ...)
     grid = (dst - [x0 - 0.5 * (1 - sx), y0 - 0.5 * (1 - sy)]) / [sx, sy]
-    fixed = np.round(grid * (1 << SHIFT)).astype(np.int32)
-    for t in draw:
-        cv2.fillConvexPoly(ids, fixed[tris[t]], int(t) + 1, lineType=cv2.LINE_8, shift=SHIFT)
+    polys = np.round(grid * (1 << SHIFT)).astype(np.int32)[tris[drawn]]  # [D, 3, 2]
+    for k, poly in enumerate(polys, start=1):
+        cv2.fillConvexPoly(ids, poly, k, lineType=cv2.LINE_8, shift=SHIFT)
+    ids = ids.astype(np.intp)  # once, not in each take below
     table = np.concatenate([np.array([[1.0, 0, 0], [0, 1.0, 0]])[None], affines], axis=0)
     cols = np.ascontiguousarray(table.reshape(len(table), 6).T, dtype=np.float32)  # [6, K + 1]
     xs = (x0 - 0.5 * (1 - sx) + np.arange(sw, dtype=np.float32) * sx).astype(np.float32)[None, :]
@@ -81,9 +84,13 @@ def build_map(src: np.ndarray, dst: np.ndarray, tris: np.ndarray, order: np.ndar
     return (x0, y0, x1, y1), map_x, map_y
 
 
-def warp(image: np.ndarray, bbox: tuple[int, int, int, int], map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
-    """The portrait with the bbox region resampled through the backward map."""
-    out = image.copy()
+def warp(image: np.ndarray, bbox: tuple[int, int, int, int], map_x: np.ndarray, map_y: np.ndarray,
+         out: np.ndarray | None = None) -> np.ndarray:
+    """The portrait with the bbox region resampled through the backward map (into ``out`` if given)."""
+    if out is None:
+        out = image.copy()
+    else:
+        out[...] = image
     x0, y0, x1, y1 = bbox
     out[y0:y1, x0:x1] = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return out
