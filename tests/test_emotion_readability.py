@@ -124,8 +124,8 @@ def test_readable_pairs_stay_readable(renders):
     assert len(hits) >= 5, {k: top1(renders[k]) for k in pairs}  # measured 6 of 16; chance: 1 in 7 per pair
 
 
-@pytest.mark.xfail(strict=True, reason="not met: the classifier's angry class stays at p < 0.01 on every render (60 "
-                   "landmark, lid, lip and brow-shading variants tried), surprise reads only with a jaw drop that "
+@pytest.mark.xfail(strict=True, reason="not met: the classifier's angry class stays at p < 0.01 on every render (and on "
+                   "56 still-frame variants of brows, lids, lips and brow shading), surprise reads only with a jaw drop that "
                    "speech cannot keep, and each portrait's own texture (smile folds, the grey-scale face) dominates")
 def test_issue_11_readability_on_every_portrait(renders):
     """Issue 11's full criterion: every emotion more probable than when asked neutral on every
