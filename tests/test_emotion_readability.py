@@ -2,8 +2,9 @@
 lips still following speech. One render per (portrait, emotion) of the demo speech (7.1 s,
 espeak-ng), read by emotion-acc's offline classifier (facex) and the dlib landmarks.
 
-Portraits (tests/data/portraits/SOURCES.md): a broad smile with teeth (the kit's astronaut), a
-neutral face turned about 20° in daylight, and a grey-scale face speaking with an open mouth.
+Portraits (tests/data/portraits/SOURCES.md, all public domain): a broad smile with teeth (the kit's
+astronaut), a darker-skinned face turned about 20° speaking with an open mouth, a neutral face with
+closed lips, and a grey-scale face speaking with an open mouth.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 from _support import EXAMPLES
 from emoavatar.emotions import EMOTIONS, parse_emotion
 from emoavatar.interfaces import EvalSample, RunContext
-from emoavatar.media import decode_audio, read_image, read_video
+from emoavatar.media import decode_audio, read_image
 from emoavatar.pipeline import Pipeline
 from emoavatar.registry import get_registry
 
@@ -29,7 +30,7 @@ READABLE = ("happy", "sad", "angry", "surprised")
 def _portraits() -> dict[str, Path]:
     from emoavatar.testing.data import kit_portrait_path
 
-    return {"smile": kit_portrait_path(), "turned": DATA / "coelho_turned.jpg",
+    return {"smile": kit_portrait_path(), "turned": DATA / "obama_turned.jpg", "neutral": DATA / "biden_neutral.jpg",
             "open_mouth": DATA / "einstein_open_mouth.jpg"}
 
 
@@ -48,9 +49,9 @@ def renders(tmp_path_factory):
 
     reg = get_registry()
     pipe = Pipeline.from_yaml(EXAMPLES / "default.yaml")
-    metric = reg.create("metrics", "emotion-acc", {"every": 6})
+    metric = reg.create("metrics", "emotion-acc", {"every": 9})  # 20 of 178 frames (test time)
     # dlib's HOG detector scores the grey-scale portrait itself only 0.23 (threshold 0; the others
-    # 1.3 and 2.9), so its frames are read with a lower threshold: a miss there is the detector's
+    # 1.2 to 2.2), so its frames are read with a lower threshold: a miss there is the detector's
     analyzer = reg.create("faces", "dlib", {"min_score": -0.5})
     tmp = tmp_path_factory.mktemp("readability")
     out = {}
@@ -64,8 +65,9 @@ def renders(tmp_path_factory):
             found = common.faces(sample, ctx)
             lm = common.landmarks(sample, ctx)
             mouth = np.linalg.norm(lm[:, 66] - lm[:, 62], axis=1) / common.inter_ocular(lm)
-            dists = [float(np.linalg.norm(analyzer.analyze(chunk[0]).embedding - ref))
-                     for chunk in read_video(video, chunk=60)]
+            frames = common.frames(sample, "video")  # identity at a third and two thirds, on the tracked face
+            dists = [float(np.linalg.norm(analyzer.embed(frames[i], found[i]) - ref))
+                     for i in (len(frames) // 3, 2 * len(frames) // 3) if found[i] is not None]
             out[name, emotion] = {
                 "p": {e: float(np.mean(res.series[f"p_{e}"])) for e in EMOTIONS},
                 "r": float(np.corrcoef(mouth, speech_energy(len(mouth)))[0, 1]),
@@ -89,12 +91,14 @@ def test_a_face_and_the_identity_in_every_frame_of_every_render(renders):
         assert m["identity"] < 0.6, (key, m["identity"])  # dlib's same-person threshold
     for name in _portraits():  # close to the portrait when the face stays near its own expression
         assert min(renders[name, e]["identity"] for e in ("neutral", "happy")) < 0.4, name
+    # measured 0.18-0.40 except the smile driven away from its smile (up to 0.55); issue 11 asks < 0.4
+    assert max(m["identity"] for (name, _), m in renders.items() if name != "smile") < 0.45
 
 
 def test_lips_follow_speech_under_every_emotion(renders):
     for name in _portraits():
         base = renders[name, "neutral"]["r"]
-        assert base > 0.4, (name, base)
+        assert base > 0.6, (name, base)  # measured 0.72-0.86
         for emotion in ASKED[1:]:
             r = renders[name, emotion]["r"]
             assert r >= 0.8 * base, f"{name} {emotion}: r = {r:.2f} vs neutral {base:.2f}"
@@ -105,22 +109,24 @@ def test_broad_smile_asked_sad_is_not_read_happy(renders):
     assert top1(m) != "happy" and m["p"]["sad"] > m["p"]["happy"], m["p"]
 
 
-#: (portrait, emotion) pairs the classifier reads better than the neutral request today (a
-#: regression guard); issue 11's full criterion is test_issue_11_readability_on_every_portrait.
-READ_BETTER_THAN_NEUTRAL = (("smile", "happy"), ("smile", "sad"), ("turned", "sad"), ("turned", "surprised"))
+#: (portrait, emotion) pairs the classifier reads clearly better than the neutral request today
+#: (measured p − p(neutral): 0.11 for the smile's happy, 0.30–0.53 for the others; a regression
+#: guard); issue 11's full criterion is test_issue_11_readability_on_every_portrait.
+READ_BETTER_THAN_NEUTRAL = (("smile", "happy"), ("smile", "sad"), ("turned", "happy"), ("turned", "sad"), ("neutral", "sad"))
 
 
 def test_readable_pairs_stay_readable(renders):
     for name, emotion in READ_BETTER_THAN_NEUTRAL:
         p, p0 = renders[name, emotion]["p"][emotion], renders[name, "neutral"]["p"][emotion]
-        assert p > p0 + 0.02, f"{name} {emotion}: p = {p:.2f}, asked neutral {p0:.2f}"
+        assert p > p0 + 0.05, f"{name} {emotion}: p = {p:.2f}, asked neutral {p0:.2f}"
     pairs = [(n, e) for n in _portraits() for e in READABLE]
     hits = [k for k in pairs if top1(renders[k]) == k[1]]
-    assert len(hits) >= 3, {k: top1(renders[k]) for k in pairs}  # chance: 1 in 7 per pair
+    assert len(hits) >= 5, {k: top1(renders[k]) for k in pairs}  # measured 6 of 16; chance: 1 in 7 per pair
 
 
-@pytest.mark.xfail(strict=True, reason="not met yet: the smiling portrait's cheeks and the grey-scale face's "
-                   "wrinkles are texture a landmark warp cannot change; the classifier reads them whatever the rig does")
+@pytest.mark.xfail(strict=True, reason="not met: the classifier's angry class stays at p < 0.01 on every render (and on "
+                   "56 still-frame variants of brows, lids, lips and brow shading), surprise reads only with a jaw drop that "
+                   "speech cannot keep, and each portrait's own texture (smile folds, the grey-scale face) dominates")
 def test_issue_11_readability_on_every_portrait(renders):
     """Issue 11's full criterion: every emotion more probable than when asked neutral on every
     portrait, and the requested emotion top-1 in at least 60 % of the pairs."""
@@ -128,4 +134,3 @@ def test_issue_11_readability_on_every_portrait(renders):
     for name, emotion in pairs:
         assert renders[name, emotion]["p"][emotion] > renders[name, "neutral"]["p"][emotion], (name, emotion)
     assert sum(top1(renders[k]) == k[1] for k in pairs) >= 0.6 * len(pairs)
-
