@@ -57,7 +57,8 @@ class MoEEDiffusionRenderer(Renderer):
                                     fix="analyze the portrait with a FaceAnalyzer (e.g. dlib) first")
         res = int(meta.get("resolution") or self.config.resolution)
         self._portrait, self._res = portrait, res
-        self._crop = head_crop(lm, portrait.height, portrait.width)
+        scale = self.config.crop_scale or float(meta.get("crop_scale") or 2.2)  # the crop the model was trained on
+        self._crop = head_crop(lm, portrait.height, portrait.width, scale)
         x0, y0, side = self._crop
         crop = cv2.resize(portrait.image[y0:y0 + side, x0:x0 + side], (res, res), interpolation=cv2.INTER_AREA)
         self._lm = (lm - [x0, y0]) / side  # crop-normalised landmarks

@@ -58,7 +58,10 @@ class TrainConfig(BaseModel):
     motion_frames: int = Field(2, ge=0)
     motion_dropout: float = Field(0.5, ge=0, le=1, description="chance that the motion frames are the reference")
     holdout: int = Field(4, ge=0, description="last frames of each clip never trained on (evaluated)")
-    eval_steps: int = Field(20, ge=1)
+    eval_steps: int = Field(20, ge=1, description="DDIM steps for the held-out frames (1: the model's x0 estimate from "
+                            "pure noise, i.e. its conditional mean, the PSNR-optimal output)")
+    crop_scale: float = Field(2.2, gt=0.5, le=4.0, description="head-crop scale of the clips (face.head_crop); stored in "
+                              "the checkpoint so that the renderer crops portraits alike")
     checkpoint_every: int = Field(500, ge=0)
     log_every: int = Field(50, ge=1)
     device: str = "cpu"
@@ -229,8 +232,8 @@ def train(cfg: TrainConfig, stage: int, resume: bool = False, log=print) -> dict
         if step % cfg.log_every == 0:
             log(f"stage {stage} step {step} loss {np.mean(losses[-cfg.log_every:]):.4f} ({time.time() - t0:.0f}s)")
         if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
-            _save(out, net, vae, opt, step, stage, clips)
-    _save(out, net, vae, opt, step, stage, clips)
+            _save(out, net, vae, opt, step, stage, clips, cfg.crop_scale)
+    _save(out, net, vae, opt, step, stage, clips, cfg.crop_scale)
     metrics = {"stage": stage, "step": step, "loss_first": float(np.mean(losses[:20])) if losses else math.nan,
                "loss_last": float(np.mean(losses[-20:])) if losses else math.nan}
     if cfg.holdout:
@@ -240,8 +243,9 @@ def train(cfg: TrainConfig, stage: int, resume: bool = False, log=print) -> dict
     return metrics
 
 
-def _save(out: Path, net: Net, vae, opt, step: int, stage: int, clips: list[Clip]) -> None:
-    save_checkpoint(out, net, vae, {"stage": stage, "step": step, "resolution": int(clips[0].frames.shape[1])})
+def _save(out: Path, net: Net, vae, opt, step: int, stage: int, clips: list[Clip], crop_scale: float) -> None:
+    save_checkpoint(out, net, vae, {"stage": stage, "step": step, "resolution": int(clips[0].frames.shape[1]),
+                                    "crop_scale": crop_scale})
     save_train_state(out, opt, step)
 
 
