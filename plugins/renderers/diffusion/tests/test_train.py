@@ -15,7 +15,7 @@ STAGE1 = {"size": "tiny", "vae": "tiny", "vae_steps": 300, "iterations": 300, "l
           "checkpoint_every": 0, "log_every": 50, "threads": 1, "crop_scale": 1.6}  # conftest.CROP
 
 
-STAGE2_STEPS, STAGE2_EVAL_STEPS = 100, 4
+STAGE2_STEPS, STAGE2_EVAL_STEPS = 50, 4
 
 
 def _write(path, cfg: dict):
@@ -64,7 +64,7 @@ def test_stage1_resumes_from_its_train_state(stage1, kit_clips, tmp_path):
 @pytest.fixture(scope="session")
 def stage2(stage1, kit_clips, tmp_path_factory):
     work = tmp_path_factory.mktemp("moee_stage2")
-    cfg = _write(work / "stage2.yaml", {**STAGE1, "init": str(stage1), "iterations": STAGE2_STEPS, "lr": 3e-3,
+    cfg = _write(work / "stage2.yaml", {**STAGE1, "init": str(stage1), "iterations": STAGE2_STEPS, "lr": 5e-3,
                                         "motion_dropout": 1.0,
                                         "data": [str(p) for p in kit_clips.values()], "output": str(work / "s2")})
     assert cli(["train", "moee-stage2", str(cfg)]) == 0
@@ -149,7 +149,7 @@ def test_stage2_trains_only_experts_and_moves_expression_toward_request(stage1, 
     # stage 1 (experts untrained: zero-initialised outputs) cannot tell the requests apart
     assert gen["stage1", "happy"] == gen["stage1", "surprised"]
     assert pixel["stage1", "happy"] == pixel["stage1", "surprised"]
-    # measured: -0.23 (happy) vs -2.63 (surprised) grey levels
+    # measured: -0.22 (happy) vs -1.79 (surprised) grey levels (100 steps at lr 3e-3: -0.23 vs -2.63)
     assert pixel["stage2", "happy"] > pixel["stage2", "surprised"] + 1.0
 
 
