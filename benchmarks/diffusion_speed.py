@@ -3,8 +3,10 @@
 * ``--size tiny`` (default, CPU): the test config, 32 px head crop, 2x VAE, ``--steps`` DDIM steps.
 * ``--size real --device cuda``: Hallo's sizes (SD-1.5 U-Nets + motion/audio modules + 6 experts per
   audio module, SD-1.5-shaped VAE) at 512², 16-frame clips with 2 motion frames, fp16, ``--steps`` (Hallo: 40).
+* ``--guidance``: classifier-free guidance scale (default: Hallo's 3.5 at real size, i.e. two U-Net passes per
+  step; 1.0 = off at tiny size).
 
-    .venv/bin/python benchmarks/diffusion_speed.py [--size tiny|real] [--device cpu|cuda] [--steps N] [--clips N]
+    .venv/bin/python benchmarks/diffusion_speed.py [--size tiny|real] [--device cpu|cuda] [--steps N] [--clips N] [--guidance G]
 """
 
 from __future__ import annotations
@@ -32,11 +34,13 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--clips", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--guidance", type=float, default=None)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     real = args.size == "real"
     cfg = BackboneConfig.real() if real else BackboneConfig.tiny()
     res, frames, steps = (512, 16, args.steps or 40) if real else (32, 4, args.steps or 10)
+    guidance = args.guidance if args.guidance is not None else (3.5 if real else 1.0)
     dev = torch.device(args.device)
     dtype = torch.float16 if real and dev.type == "cuda" else torch.float32
     net, vae = Net(cfg).eval(), (sd_vae() if real else tiny_vae()).eval()
@@ -61,13 +65,13 @@ def main() -> None:
             torch.cuda.synchronize()
         t0 = time.perf_counter()
         for _ in range(args.clips):
-            sample_clip(net, vae, cond(), ref, ref.repeat(2, 1, 1, 1), steps, gen, cfg.vae_scale)
+            sample_clip(net, vae, cond(), ref, ref.repeat(2, 1, 1, 1), steps, gen, cfg.vae_scale, guidance)
         if dev.type == "cuda":
             torch.cuda.synchronize()
         dt = time.perf_counter() - t0
     n = sum(p.numel() for p in net.parameters())
     print(json.dumps({"size": args.size, "device": str(dev), "dtype": str(dtype), "resolution": res, "clip_frames": frames,
-                      "ddim_steps": steps, "params_M": round(n / 1e6, 1),
+                      "ddim_steps": steps, "guidance": guidance, "params_M": round(n / 1e6, 1),
                       "seconds_per_frame": round(dt / (args.clips * frames), 4),
                       "peak_gpu_GiB": round(torch.cuda.max_memory_allocated() / 2**30, 2) if dev.type == "cuda" else None}))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from emoavatar.spec import ComponentSpec, PathOption, PathOrId
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,6 +15,9 @@ class SpeechConfig(BaseModel):
     model: PathOrId | None = Field("facebook/hubert-base-ls960", description="local folder or hub id (already cached)")
     local_files_only: bool = Field(True, description="never download; False lets transformers fetch a hub id")
     layer: int = Field(-1, description="hidden_states index: 0 = feature projection, -1 = last layer")
+    layers: Literal["one", "all"] = Field(
+        "one", description="one = hidden state `layer` ([T, D]); all = every transformer layer's hidden state, "
+        "hidden_states[1:], stacked layer-major ([T, L*D], column l*D + d = layer l+1, channel d; Hallo's audio layout)")
     kind: str = Field("hubert", pattern=r"^[a-z0-9_]+$", description="AudioFeatures.kind (port features:KIND)")
     normalize: bool | None = Field(None, description="zero-mean/unit-var waveform; None = the model's preprocessor "
                                    "config (do_normalize), else off")

@@ -1,6 +1,7 @@
 """Speech features from a transformers audio model (HuBERT, wav2vec2, data2vec-audio, …).
 
-16 kHz mono in; hidden states of one layer (``output_hidden_states``) at the model's frame
+16 kHz mono in; hidden states of one layer, or of every transformer layer stacked layer-major
+(``layers: all``: ``[T, L*D]``, Hallo's wav2vec2 audio layout), (``output_hidden_states``) at the model's frame
 rate (16000 / Π conv strides = 50 Hz for the base models), linearly interpolated to the
 pipeline fps -> ``AudioFeatures(kind, [T, D])``. Long audio runs in pieces of
 ``chunk_seconds`` with ``context_seconds`` of extra audio on each side, so memory stays bounded.
@@ -83,7 +84,7 @@ def resample_frames(values: np.ndarray, src_rate: float, n_out: int, fps: float)
 
 
 class HFSpeechEncoder(AudioEncoder):
-    """``features:<kind>`` from one hidden layer of a transformers speech model."""
+    """``features:<kind>`` from one hidden layer (or all layers, ``layers: all``) of a transformers speech model."""
 
     def __init__(self, config: Any = None) -> None:
         from .spec import SpeechConfig
@@ -110,6 +111,21 @@ class HFSpeechEncoder(AudioEncoder):
     def hop(self) -> int:
         return model_hop(self._load().config)
 
+    @property
+    def n_layers(self) -> int:
+        """Transformer layers whose outputs ``layers: all`` stacks (12 for the base models)."""
+        return int(self._load().config.num_hidden_layers)
+
+    def _pick(self, hidden_states) -> np.ndarray:
+        """``hidden_states`` (embedding output + one per layer, each ``[1, F, D]``) -> ``[F, D]`` of ``layer``, or
+        ``[F, L*D]``: layers 1..L stacked layer-major (``layers: all``, as Hallo stacks ``hidden_states[1:]``)."""
+        import torch
+
+        if self.config.layers == "all":
+            hs = torch.stack(hidden_states[1:], dim=2)[0]  # [F, L, D]
+            return hs.reshape(hs.shape[0], -1).float().cpu().numpy()
+        return hidden_states[self.config.layer][0].float().cpu().numpy()
+
     def hidden_states(self, samples: np.ndarray) -> np.ndarray:
         """``[N]`` 16 kHz samples -> ``[frames, D]`` of the chosen layer at the model's rate, in pieces."""
         import torch
@@ -132,7 +148,7 @@ class HFSpeechEncoder(AudioEncoder):
                 if len(piece) < min_len:
                     piece = np.pad(piece, (0, min_len - len(piece)))
                 res = model(torch.as_tensor(piece, device=self.config.device)[None], output_hidden_states=True)
-                hs = res.hidden_states[self.config.layer][0].float().cpu().numpy()
+                hs = self._pick(res.hidden_states)
                 first = (start - lo) // hop
                 want = chunk // hop if start + chunk < len(x) else n_frames - done
                 part = hs[first:first + max(want, 0)]
@@ -140,9 +156,10 @@ class HFSpeechEncoder(AudioEncoder):
                     part = np.concatenate([part, np.repeat(part[-1:], want - len(part), 0)])
                 out.append(part)
                 done += len(part)
-        feats = np.concatenate(out) if out else np.zeros((0, model.config.hidden_size), np.float32)
+        width = model.config.hidden_size * (self.n_layers if self.config.layers == "all" else 1)
+        feats = np.concatenate(out) if out else np.zeros((0, width), np.float32)
         if len(feats) < n_frames:
-            pad = feats[-1:] if len(feats) else np.zeros((1, model.config.hidden_size), np.float32)
+            pad = feats[-1:] if len(feats) else np.zeros((1, width), np.float32)
             feats = np.concatenate([feats, np.repeat(pad, n_frames - len(feats), 0)])
         return feats[:n_frames]
 
@@ -154,4 +171,7 @@ class HFSpeechEncoder(AudioEncoder):
         hs = self.hidden_states(samples)
         values = resample_frames(hs, SAMPLE_RATE / self.hop, ctx.n_frames, ctx.fps)
         meta = {"model": self.config.model, "layer": self.config.layer, "source_rate": SAMPLE_RATE / self.hop}
+        if self.config.layers == "all":  # the column layout, for consumers that split it (e.g. moee-diffusion)
+            meta.update(layer="all", layers=self.n_layers, channels=int(self._load().config.hidden_size),
+                        layout="layer-major")
         return AudioFeatures(values, self.config.kind, ctx.fps, meta=meta)

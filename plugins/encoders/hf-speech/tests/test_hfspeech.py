@@ -77,6 +77,19 @@ def test_wav2vec2_and_emotion_slot(tiny_wav2vec2, kit_audio):
     assert feats.kind == "audio_emotion" and enc._normalize  # read from preprocessor_config.json
 
 
+def test_all_layers_are_stacked_layer_major_as_hallo_expects(tiny_wav2vec2, kit_audio):
+    """``layers: all`` -> [T, L*D]; column block l is exactly what ``layer: l+1`` gives (hidden_states[1:])."""
+    ctx = RunContext(n_frames=kit_audio.n_frames(25), fps=25)
+    feats = SPEC.build({"model": str(tiny_wav2vec2), "layers": "all", "kind": "wav2vec2"}).encode(kit_audio, ctx)
+    assert feats.values.shape == (ctx.n_frames, 2 * 16) and feats.kind == "wav2vec2"
+    assert feats.meta["layers"] == 2 and feats.meta["channels"] == 16 and feats.meta["layout"] == "layer-major"
+    per_layer = feats.values.reshape(ctx.n_frames, 2, 16)
+    for layer in (1, 2):
+        one = SPEC.build({"model": str(tiny_wav2vec2), "layer": layer}).encode(kit_audio, ctx).values
+        assert np.allclose(per_layer[:, layer - 1], one, atol=1e-5)
+    assert not np.allclose(per_layer[:, 0], per_layer[:, 1])
+
+
 def test_missing_weights(tmp_path, kit_audio):
     ctx = RunContext(n_frames=5)
     with pytest.raises(WeightsNotFoundError, match="no model configured"):

@@ -45,11 +45,12 @@ class BackboneConfig:
         return cls()
 
     @classmethod
-    def tiny(cls, audio_channels: int = 8) -> "BackboneConfig":
+    def tiny(cls, audio_channels: int = 8, audio_blocks: int = 1) -> "BackboneConfig":
         unet = UNetConfig(block_out_channels=(32, 64), layers_per_block=1, heads=4, cross_attention_dim=32,
                           audio_attention_dim=32, norm_num_groups=8, motion_max_len=32, cross_blocks=(True, False))
         return cls(unet=unet, locator_channels=(8, 16, 16, 32)[:4], face_embedding_dim=16, identity_tokens=2,
-                   audio_window=3, audio_blocks=1, audio_channels=audio_channels, audio_intermediate=32, audio_tokens=4)
+                   audio_window=3, audio_blocks=audio_blocks, audio_channels=audio_channels, audio_intermediate=32,
+                   audio_tokens=4)
 
     def to_dict(self) -> dict:
         d = asdict(self)

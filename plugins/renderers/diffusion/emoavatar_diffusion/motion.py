@@ -4,7 +4,9 @@ Global gates are ``EmotionState.weights`` restricted to the six basic emotions a
 (neutral/contempt weight is left out: the backbone alone is the neutral face); they are scaled by
 the intensity in the emotion token, not here. Region gates come from the controller's optional
 ``region_weights [T, R, E]`` (restricted the same way). Audio windows stack ``window`` neighbouring
-frames of features (edge-padded), as Hallo's audio projection expects.
+frames of features (edge-padded), as Hallo's audio projection expects; with hf-speech's ``layers: all``
+each frame carries all L transformer layers layer-major (``meta['audio_layers'] = L``), so a window
+reshapes to Hallo's ``[window, L, channels]``.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ class MoEEMotion(MotionGenerator):
                 raise ConfigError(f"moee-motion: no features:{cfg.audio} in the pipeline",
                                   fix=f"add an hf-speech encoder with kind: {cfg.audio}, or set audio: null")
             tracks["audio"] = audio_windows(feats.values[:t], cfg.window)
+            # hf-speech `layers: all` stacks L wav2vec2 layers layer-major (Hallo's [window, 12, 768] layout)
+            meta["audio_layers"] = int(feats.meta.get("layers", 1)) if feats.meta.get("layer") == "all" else 1
         else:
             tracks["audio"] = np.zeros((t, cfg.window, 1), np.float32)
         region_weights = getattr(emotion, "region_weights", None)  # optional field (controller `moee`)

@@ -57,7 +57,8 @@ class MoEEDiffusionRenderer(Renderer):
                                     fix="analyze the portrait with a FaceAnalyzer (e.g. dlib) first")
         res = int(meta.get("resolution") or self.config.resolution)
         self._portrait, self._res = portrait, res
-        self._crop = head_crop(lm, portrait.height, portrait.width)
+        scale = self.config.crop_scale or float(meta.get("crop_scale") or 2.2)  # the crop the model was trained on
+        self._crop = head_crop(lm, portrait.height, portrait.width, scale)
         x0, y0, side = self._crop
         crop = cv2.resize(portrait.image[y0:y0 + side, x0:x0 + side], (res, res), interpolation=cv2.INTER_AREA)
         self._lm = (lm - [x0, y0]) / side  # crop-normalised landmarks
@@ -77,7 +78,12 @@ class MoEEDiffusionRenderer(Renderer):
             raise PortError(f"moee-diffusion: audio windows of {tuple(audio.shape[1:])} do not fit the backbone "
                             f"({bc.audio_window} x {bc.audio_blocks * bc.audio_channels})",
                             fix="give moee-motion wav2vec2 features of that width and window, or use a matching checkpoint")
-        audio = audio.reshape(n, bc.audio_window, bc.audio_blocks, bc.audio_channels)
+        layers = motion.meta.get("audio_layers")
+        if layers is not None and layers != bc.audio_blocks:
+            raise PortError(f"moee-diffusion: the audio features carry {layers} wav2vec2 layer(s), the backbone's audio "
+                            f"projection takes {bc.audio_blocks}",
+                            fix="set `layers: all` on the hf-speech encoder (Hallo: all 12 layers of wav2vec2-base)")
+        audio = audio.reshape(n, bc.audio_window, bc.audio_blocks, bc.audio_channels)  # Hallo: [f, 5, 12, 768]
         gates = np.asarray(tr[SPACE], np.float32)
         regions = tr.get("regions")
         names = tuple(motion.meta.get("regions", ()))
@@ -110,7 +116,7 @@ class MoEEDiffusionRenderer(Renderer):
             prev = self._ref.repeat(m, 1, 1, 1) if self._prev is None else self._prev[-m:]
             dev = {"device": self._device, "dtype": self._dtype}
             frames = sample_clip(net, vae, self.condition(clip), self._ref.to(**dev), prev.to(**dev), cfg.steps, self._gen,
-                                 scale)[:n]
+                                 scale, cfg.guidance)[:n]
             self._prev = frames[-m:] if self._prev is None else torch.cat([self._prev, frames])[-m:]  # motion frames
             out.append(self._paste(to_uint8(frames)))
         return np.concatenate(out)

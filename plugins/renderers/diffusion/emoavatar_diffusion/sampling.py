@@ -6,7 +6,7 @@ v-prediction, zero terminal SNR (rescaled betas), ``trailing`` timestep spacing,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -71,6 +71,11 @@ class ClipCondition:
                              {k: mv(v) for k, v in self.masks.items()}, mv(self.face_mask), mv(self.identity),
                              mv(self.latent))
 
+    def unconditional(self) -> "ClipCondition":
+        """The classifier-free guidance branch as Hallo runs it: audio and identity embedding zeroed (the
+        reference image, motion frames, masks and emotion gates are kept)."""
+        return replace(self, audio=torch.zeros_like(self.audio), identity=torch.zeros_like(self.identity))
+
 
 def unet_inputs(net: Net, c: ClipCondition, ref_latents: torch.Tensor, experts: bool = True) -> dict:
     """Run the projections and the ReferenceNet (reference + motion frames) once per clip."""
@@ -109,17 +114,25 @@ def unet_inputs(net: Net, c: ClipCondition, ref_latents: torch.Tensor, experts: 
 
 @torch.no_grad()
 def sample_clip(net: Net, vae: AutoencoderKL, c: ClipCondition, ref_image: torch.Tensor, motion_images: torch.Tensor,
-                steps: int, generator: torch.Generator, scale: float) -> torch.Tensor:
+                steps: int, generator: torch.Generator, scale: float, guidance: float = 1.0) -> torch.Tensor:
     """DDIM-sample one clip. ``ref_image`` [1,3,H,W], ``motion_images`` [m,3,H,W] (the previous clip's last
-    frames, or the reference repeated for the first clip), all in [-1, 1]. Returns frames [f,3,H,W]."""
+    frames, or the reference repeated for the first clip), all in [-1, 1]. Returns frames [f,3,H,W].
+
+    ``guidance`` != 1: classifier-free guidance ``v = v_u + guidance (v_c - v_u)`` with the unconditional
+    branch of :meth:`ClipCondition.unconditional` (Hallo: 3.5); 1 = the conditional model alone."""
     sched = make_scheduler()
     sched.set_timesteps(steps)
     ref_lat = encode(vae, torch.cat([ref_image, motion_images]), scale)
     c = c.to(ref_lat.device, ref_lat.dtype)
     cond = unet_inputs(net, c, ref_lat)
+    uncond = unet_inputs(net, c.unconditional(), ref_lat) if guidance != 1.0 else None
     z = torch.randn((c.frames, *ref_lat.shape[1:]), generator=generator).to(ref_lat.device, ref_lat.dtype)
     for t in sched.timesteps:
-        v = net.denoising_unet(sched.scale_model_input(z, t), t, c.frames, cond)
+        zin = sched.scale_model_input(z, t)
+        v = net.denoising_unet(zin, t, c.frames, cond)
+        if uncond is not None:
+            v_u = net.denoising_unet(zin, t, c.frames, uncond)
+            v = v_u + guidance * (v - v_u)
         z = sched.step(v, t, z).prev_sample
     return decode(vae, z, scale).float().cpu()
 

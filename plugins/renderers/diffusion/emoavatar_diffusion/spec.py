@@ -44,10 +44,14 @@ class DiffusionConfig(BaseModel):
     vae: PathOrId | None = Field("stabilityai/sd-vae-ft-mse", description="SD-1.5 VAE folder or cached hub id "
                             "(diffusers AutoencoderKL)")
     local_files_only: bool = True
+    crop_scale: float | None = Field(None, gt=0.5, le=4.0, description="head crop side / landmark box side; None = "
+                                     "the checkpoint's (its clips' crop), else 2.2")
     resolution: int = Field(512, ge=16, le=1024, description="square output size")
     steps: int = Field(40, ge=1, le=1000, description="DDIM steps (Hallo: 40)")
     clip_frames: int = Field(16, ge=1, le=64, description="frames per clip (Hallo: 16)")
     motion_frames: int = Field(2, ge=0, le=8, description="previous frames carried into the next clip (Hallo: 2)")
+    guidance: float = Field(1.0, ge=0.0, le=20.0, description="classifier-free guidance scale, audio and identity "
+                            "zeroed in the unconditional branch (Hallo: 3.5; 1 = off, half the U-Net passes)")
     experts: bool = Field(True, description="use MoEE's expert attention (False: the plain backbone)")
     seed: int = 42
     device: str = "auto"

@@ -52,11 +52,16 @@ class TrainConfig(BaseModel):
     vae_steps: int = Field(300, ge=0)
     iterations: int = Field(1000, ge=1)
     lr: float = Field(1e-5, gt=0)
+    lr_schedule: Literal["constant", "cosine"] = Field("constant", description="cosine: decay to 0 over `iterations`")
+    warmup: int = Field(0, ge=0, description="linear learning-rate warm-up steps")
     clip_frames: int = Field(4, ge=1)
     motion_frames: int = Field(2, ge=0)
     motion_dropout: float = Field(0.5, ge=0, le=1, description="chance that the motion frames are the reference")
     holdout: int = Field(4, ge=0, description="last frames of each clip never trained on (evaluated)")
-    eval_steps: int = Field(20, ge=1)
+    eval_steps: int = Field(20, ge=1, description="DDIM steps for the held-out frames (1: the model's x0 estimate from "
+                            "pure noise, i.e. its conditional mean, the PSNR-optimal output)")
+    crop_scale: float = Field(2.2, gt=0.5, le=4.0, description="head-crop scale of the clips (face.head_crop); stored in "
+                              "the checkpoint so that the renderer crops portraits alike")
     checkpoint_every: int = Field(500, ge=0)
     log_every: int = Field(50, ge=1)
     device: str = "cpu"
@@ -162,6 +167,20 @@ def trainable(net: Net, stage: int) -> list[torch.nn.Parameter]:
     return params
 
 
+def lr_schedule(cfg: TrainConfig):
+    """Step -> learning rate: linear warm-up over ``warmup`` steps, then constant or cosine decay to 0."""
+
+    def at(step: int) -> float:
+        if step < cfg.warmup:
+            return cfg.lr * (step + 1) / cfg.warmup
+        if cfg.lr_schedule == "cosine":
+            span = max(cfg.iterations - cfg.warmup, 1)
+            return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(step - cfg.warmup, span) / span))
+        return cfg.lr
+
+    return at
+
+
 def latent_size_of(vae, clip: Clip) -> int:
     return clip.frames.shape[1] // (2 ** (len(vae.config.block_out_channels) - 1))
 
@@ -180,6 +199,7 @@ def train(cfg: TrainConfig, stage: int, resume: bool = False, log=print) -> dict
     params = trainable(net, stage)
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
     step = load_train_state(out, opt) if resume and (out / TRAIN_STATE).is_file() else 0
+    lr_at = lr_schedule(cfg)  # a function of the step, so --resume continues it
     sched = make_scheduler()
     scale = net.config.vae_scale
     experts = stage == 2
@@ -201,6 +221,8 @@ def train(cfg: TrainConfig, stage: int, resume: bool = False, log=print) -> dict
         cond = unet_inputs(net, clip_condition(net, clip, idx, x0.shape[-1], experts), ref_lat, experts=experts)
         pred = net.denoising_unet(sched.add_noise(x0, noise, t), t, len(idx), cond)
         loss = torch.nn.functional.mse_loss(pred, target)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -210,8 +232,8 @@ def train(cfg: TrainConfig, stage: int, resume: bool = False, log=print) -> dict
         if step % cfg.log_every == 0:
             log(f"stage {stage} step {step} loss {np.mean(losses[-cfg.log_every:]):.4f} ({time.time() - t0:.0f}s)")
         if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
-            _save(out, net, vae, opt, step, stage, clips)
-    _save(out, net, vae, opt, step, stage, clips)
+            _save(out, net, vae, opt, step, stage, clips, cfg.crop_scale)
+    _save(out, net, vae, opt, step, stage, clips, cfg.crop_scale)
     metrics = {"stage": stage, "step": step, "loss_first": float(np.mean(losses[:20])) if losses else math.nan,
                "loss_last": float(np.mean(losses[-20:])) if losses else math.nan}
     if cfg.holdout:
@@ -221,8 +243,9 @@ def train(cfg: TrainConfig, stage: int, resume: bool = False, log=print) -> dict
     return metrics
 
 
-def _save(out: Path, net: Net, vae, opt, step: int, stage: int, clips: list[Clip]) -> None:
-    save_checkpoint(out, net, vae, {"stage": stage, "step": step, "resolution": int(clips[0].frames.shape[1])})
+def _save(out: Path, net: Net, vae, opt, step: int, stage: int, clips: list[Clip], crop_scale: float) -> None:
+    save_checkpoint(out, net, vae, {"stage": stage, "step": step, "resolution": int(clips[0].frames.shape[1]),
+                                    "crop_scale": crop_scale})
     save_train_state(out, opt, step)
 
 
@@ -233,11 +256,12 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 @torch.no_grad()
 def evaluate_holdout(net: Net, vae, clips: list[Clip], cfg: TrainConfig, experts: bool) -> dict:
-    """PSNR of generated held-out frames vs. the mean training frame, uniform noise and (stronger) a copy of
-    the last frame before the held-out window (which the model also sees, as its motion frames)."""
+    """PSNR of generated held-out frames vs. the mean training frame, uniform noise, a copy of the reference
+    image (the identity input) and a copy of the last frame before the held-out window (which the model
+    also sees, as its motion frames)."""
     net.eval()
     gen = torch.Generator().manual_seed(cfg.seed)
-    ours, mean_b, noise_b, last_b, mouth, mouth_mean = [], [], [], [], [], []
+    ours, mean_b, noise_b, last_b, ref_b, mouth, mouth_mean = [], [], [], [], [], [], []
     rng = np.random.default_rng(cfg.seed)
     for clip in clips:
         n = len(clip.frames)
@@ -252,12 +276,14 @@ def evaluate_holdout(net: Net, vae, clips: list[Clip], cfg: TrainConfig, experts
         mean_b.append(psnr(np.broadcast_to(mean, real.shape), real))
         noise_b.append(psnr(rng.integers(0, 256, real.shape), real))
         last_b.append(psnr(np.broadcast_to(clip.frames[start - 1], real.shape), real))
+        ref_b.append(psnr(np.broadcast_to(clip.ref_image, real.shape), real))
         m = box_mask(clip.landmarks[48:68], real.shape[1], 0.4).astype(bool)  # the mouth box, where speech moves
         mouth.append(psnr(fake[:, m], real[:, m]))
         mouth_mean.append(psnr(np.broadcast_to(mean[m], real[:, m].shape), real[:, m]))
     net.train()
     return {"holdout_psnr": float(np.mean(ours)), "mean_frame_psnr": float(np.mean(mean_b)),
             "noise_psnr": float(np.mean(noise_b)), "last_frame_psnr": float(np.mean(last_b)),
+            "reference_psnr": float(np.mean(ref_b)),
             "mouth_psnr": float(np.mean(mouth)), "mouth_mean_frame_psnr": float(np.mean(mouth_mean))}
 
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: talking clips of the kit portrait rendered by the default pipeline, head-cropped small."""
+"""Shared fixtures: talking clips of the kit portrait rendered by the default pipeline with large head motion
+and lip movement, cropped tightly to the face and scaled down small."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[4]
 RES = 32  # tiny config: 32 px head crops, 2x VAE -> 16 px latents
+CROP = 1.6  # crop side / landmark box side: the face fills the crop, so head motion and expressions show at 32 px
 EMOTIONS = ("happy", "surprised")
+#: facs-rig with 3x head sway / nods and 2x lip movement: the frames differ, so the mean frame is a real baseline
+RIG = {"head_motion": 3.0, "mouth_scale": 2.0}
 
 
 def _require(*modules: str) -> None:
@@ -19,8 +23,8 @@ def _require(*modules: str) -> None:
 
 @pytest.fixture(scope="session")
 def kit_clips(tmp_path_factory):
-    """``{emotion: clip.npz}``: 2 s of the kit speech rendered by examples/default.yaml with each emotion;
-    audio features = the prosody encoder's per-frame columns; reference = the (neutral) kit portrait."""
+    """``{emotion: clip.npz}``: 2 s of the kit speech rendered by examples/default.yaml (facs-rig options RIG)
+    with each emotion; audio features = the prosody encoder's per-frame columns; reference = the kit portrait."""
     _require("emoavatar_dlib", "emoavatar_phonemes", "emoavatar_prosody", "emoavatar_mixture", "emoavatar_facsrig",
              "emoavatar_warp2d")
     import cv2
@@ -39,11 +43,16 @@ def kit_clips(tmp_path_factory):
     work = tmp_path_factory.mktemp("moee_clips")
     portrait = kit_portrait()
     lm = np.asarray(portrait.face.landmarks, np.float64)
-    x0, y0, side = head_crop(lm, portrait.height, portrait.width)
+    x0, y0, side = head_crop(lm, portrait.height, portrait.width, CROP)
     audio = Audio.load(kit_speech_path())
     ctx = RunContext(fps=25.0, n_frames=audio.n_frames(25.0))
     prosody = Registry().create("encoders", "prosody", {}).encode(audio, ctx).values
-    default = Pipeline.from_yaml(ROOT / "examples" / "default.yaml")
+    import yaml
+
+    spec = yaml.safe_load((ROOT / "examples" / "default.yaml").read_text())
+    spec.pop("inputs", None)
+    spec["motion"] = {"use": "facs-rig", "with": RIG}
+    default = Pipeline.from_dict(spec)
     neutral = cv2.resize(portrait.image[y0:y0 + side, x0:x0 + side], (RES, RES), interpolation=cv2.INTER_AREA)
     out = {}
     for emo in EMOTIONS:
@@ -58,3 +67,8 @@ def kit_clips(tmp_path_factory):
         out[emo] = save_clip(work / f"{emo}.npz", crops[:n], prosody[:n], (lm - [x0, y0]) / side, gates,
                              reference=neutral)
     return out
+
+
+@pytest.fixture(scope="session")
+def kit_clip_crop() -> float:
+    return CROP

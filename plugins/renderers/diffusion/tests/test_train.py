@@ -10,8 +10,12 @@ import pytest
 import yaml
 from emoavatar.cli import main as cli
 
-STAGE1 = {"size": "tiny", "vae": "tiny", "vae_steps": 300, "iterations": 300, "lr": 1e-3, "clip_frames": 4,
-          "motion_frames": 2, "holdout": 6, "eval_steps": 10, "checkpoint_every": 0, "log_every": 100, "threads": 1}
+STAGE1 = {"size": "tiny", "vae": "tiny", "vae_steps": 300, "iterations": 300, "lr": 2e-3, "lr_schedule": "cosine",
+          "warmup": 20, "clip_frames": 4, "motion_frames": 2, "motion_dropout": 0.3, "holdout": 6, "eval_steps": 1,
+          "checkpoint_every": 0, "log_every": 50, "threads": 1, "crop_scale": 1.6}  # conftest.CROP
+
+
+STAGE2_STEPS, STAGE2_EVAL_STEPS = 50, 4
 
 
 def _write(path, cfg: dict):
@@ -19,8 +23,9 @@ def _write(path, cfg: dict):
     return path
 
 
-@pytest.fixture(scope="module")
-def stage1(kit_clips, tmp_path_factory):
+@pytest.fixture(scope="session")
+def stage1(kit_clips, kit_clip_crop, tmp_path_factory):
+    assert STAGE1["crop_scale"] == kit_clip_crop
     work = tmp_path_factory.mktemp("moee_stage1")
     cfg = _write(work / "stage1.yaml", {**STAGE1, "data": [str(p) for p in kit_clips.values()], "output": str(work / "s1")})
     assert cli(["train", "moee-stage1", str(cfg)]) == 0
@@ -28,14 +33,19 @@ def stage1(kit_clips, tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_stage1_generates_held_out_frames_far_better_than_noise(stage1):
+def test_stage1_generates_held_out_frames_better_than_the_baselines(stage1):
+    """Held-out frames (6 per clip, never trained on) generated from the reference image, the two frames before
+    them (motion frames) and the audio features, against: uniform noise, the mean training frame, a copy of the
+    reference image and a copy of the last frame before them. README states the numbers."""
     m = json.loads((stage1 / "metrics.json").read_text())
     print("stage 1 held-out PSNR", m)
-    assert m["step"] == 300 and m["loss_last"] < m["loss_first"] / 3
-    assert m["holdout_psnr"] > m["noise_psnr"] + 10.0
-    # Measured (README): ~24.8 dB vs 8.0 dB noise, but the mean training frame scores ~34 dB: these 32 px crops
-    # barely move, so the mean frame sits above the tiny VAE's own reconstruction ceiling (~32 dB).
-    assert m["mouth_psnr"] > m["noise_psnr"] + 8.0
+    assert m["step"] == STAGE1["iterations"] and m["loss_last"] < m["loss_first"] / 3
+    assert m["mean_frame_psnr"] < 27.0  # the clips move: the mean frame is a real baseline (34 dB on still clips)
+    assert m["holdout_psnr"] > m["noise_psnr"] + 15.0
+    # measured (README): 25.2 dB vs 25.0 mean frame, 24.3 reference, 24.9 last frame; mouth box 22.7 vs 21.5
+    assert m["holdout_psnr"] > m["mean_frame_psnr"] + 0.1 and m["holdout_psnr"] > m["reference_psnr"] + 0.5
+    assert m["holdout_psnr"] > m["last_frame_psnr"]
+    assert m["mouth_psnr"] > m["mouth_mean_frame_psnr"] + 0.5
 
 
 @pytest.mark.slow
@@ -46,72 +56,105 @@ def test_stage1_resumes_from_its_train_state(stage1, kit_clips, tmp_path):
     shutil.copytree(stage1, out)
     cfg = _write(tmp_path / "r.yaml", {**STAGE1, "holdout": 0, "data": [str(p) for p in kit_clips.values()],
                                        "output": str(out)})
-    assert cli(["train", "moee-stage1", str(cfg), "--resume", "--iterations", "305"]) == 0
-    assert json.loads((out / "metrics.json").read_text())["step"] == 305
-    assert json.loads((out / "moee.json").read_text())["step"] == 305
+    assert cli(["train", "moee-stage1", str(cfg), "--resume", "--iterations", str(STAGE1["iterations"] + 3)]) == 0
+    assert json.loads((out / "metrics.json").read_text())["step"] == STAGE1["iterations"] + 3
+    assert json.loads((out / "moee.json").read_text())["step"] == STAGE1["iterations"] + 3
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def stage2(stage1, kit_clips, tmp_path_factory):
     work = tmp_path_factory.mktemp("moee_stage2")
-    cfg = _write(work / "stage2.yaml", {**STAGE1, "init": str(stage1), "iterations": 150, "lr": 1e-3,
+    cfg = _write(work / "stage2.yaml", {**STAGE1, "init": str(stage1), "iterations": STAGE2_STEPS, "lr": 5e-3,
+                                        "motion_dropout": 1.0,
                                         "data": [str(p) for p in kit_clips.values()], "output": str(work / "s2")})
     assert cli(["train", "moee-stage2", str(cfg)]) == 0
     return work / "s2"
 
 
-def _expression_proxy(frames: np.ndarray, happy: np.ndarray, surprised: np.ndarray, lm: np.ndarray) -> float:
-    """Pixel proxy of the AU difference between the two emotions, in the mouth (AU12/AU26) and brow
-    (AU1/AU2) boxes: mean |x - surprised| - mean |x - happy| (> 0: happier). The face analyzer finds no
-    landmarks in 32 px frames, so its AU proxies cannot be used at this size."""
+def pixel_proxy(frames: np.ndarray, happy: np.ndarray, surprised: np.ndarray, lm: np.ndarray) -> float:
+    """mean |x - surprised frames| - mean |x - happy frames| over the mouth and brow boxes (> 0: happier), grey levels."""
     from emoavatar_diffusion.face import box_mask
 
-    size = frames.shape[1]
-    m = np.clip(box_mask(lm[48:68], size, 0.4) + box_mask(lm[17:27], size, 0.4), 0, 1)[None, :, :, None]
+    m = np.clip(box_mask(lm[48:68], frames.shape[1], 0.4) + box_mask(lm[17:27], frames.shape[1], 0.4), 0, 1)[None, :, :, None]
     x = frames.astype(np.float32)
-    d_s = np.abs(x - surprised.astype(np.float32))[..., :] * m
-    d_h = np.abs(x - happy.astype(np.float32)) * m
+    d_s, d_h = np.abs(x - surprised.astype(np.float32)) * m, np.abs(x - happy.astype(np.float32)) * m
     return float((d_s.sum() - d_h.sum()) / (m.sum() * len(x) * 3))
+
+
+UP = 256  # the 32 px crops are upsampled for the face analyzer (dlib's landmark fit needs ~100+ px faces)
+
+
+def au_proxies(frames: np.ndarray, lm01: np.ndarray, baseline: np.ndarray) -> dict:
+    """The face analyzer's AU proxies (``au`` metric: brows AU1/AU2, lip corners AU12, in inter-ocular units) of
+    32 px crops upsampled to UP px, landmarks fitted by dlib in the reference's face box (a 32 px face is below
+    the detector's size, so the box is given, as when tracking)."""
+    import cv2
+    from emoavatar_dlib.analyzer import DlibFaceAnalyzer
+    from emoavatar_metrics.au import au_tracks
+
+    fa = DlibFaceAnalyzer()
+    lo, hi = lm01.min(0) * UP, lm01.max(0) * UP
+    box = (lo[0], lo[1], hi[0], hi[1])
+    lms = np.stack([fa.fit(cv2.resize(f, (UP, UP), interpolation=cv2.INTER_CUBIC), box).landmarks for f in frames])
+    au = au_tracks(lms, baseline)
+    return {"brows": float(((au["AU1"] + au["AU2"]) / 2).mean()), "AU12": float(au["AU12"].mean())}
 
 
 @pytest.mark.slow
 def test_stage2_trains_only_experts_and_moves_expression_toward_request(stage1, stage2, kit_clips):
+    """Same audio, same neutral reference, motion frames = the reference (a video's first clip): only the requested
+    emotion differs. Asserted: stage 1 cannot tell the requests apart, stage 2 moves the mouth/brow pixels toward
+    the requested emotion's frames. Measured too (printed, README): the face analyzer's AU proxies, which read the
+    two emotions apart on the real 32 px frames (asserted) but not on the generated ones (see README)."""
+    pytest.importorskip("emoavatar_metrics")
+    import cv2
     import torch
     from emoavatar_diffusion.backbone import is_expert_key
     from emoavatar_diffusion.checkpoint import load_checkpoint
     from emoavatar_diffusion.data import load_clips
     from emoavatar_diffusion.motion import EXPERTS
-    from emoavatar_diffusion.sampling import sample_clip, to_tensor
+    from emoavatar_diffusion.sampling import sample_clip, to_tensor, to_uint8
     from emoavatar_diffusion.train import clip_condition
+    from emoavatar_dlib.analyzer import DlibFaceAnalyzer
     from safetensors.torch import load_file
 
     s1, s2 = load_file(str(stage1 / "net.safetensors")), load_file(str(stage2 / "net.safetensors"))
     changed = [k for k in s1 if not torch.equal(s1[k], s2[k])]
     assert changed and all(is_expert_key(k) for k in changed)  # the backbone is frozen in stage 2
 
-    net, vae, _ = load_checkpoint(stage2)
-    net.eval()
     happy, surprised = load_clips([str(kit_clips["happy"]), str(kit_clips["surprised"])])
+    lo, hi = happy.landmarks.min(0) * UP, happy.landmarks.max(0) * UP
+    baseline = DlibFaceAnalyzer().fit(cv2.resize(happy.ref_image, (UP, UP), interpolation=cv2.INTER_CUBIC),
+                                      (lo[0], lo[1], hi[0], hi[1])).landmarks
     n, k = len(happy.frames), 6
     idx = np.arange(n - k, n)
-    scores = {}
-    for emo in EXPERTS[:1] + EXPERTS[5:]:
-        clip = happy  # same audio, same reference; only the requested emotion differs
-        cond = clip_condition(net, clip, idx, 16, experts=True)
-        cond.gates = torch.zeros(k, 6)
-        cond.gates[:, EXPERTS.index(emo)] = 1.0
-        ref = to_tensor(clip.ref_image[None])  # the neutral portrait
-        # motion frames = the reference repeated (a video's first clip), so the request alone decides
-        out = sample_clip(net, vae, cond, ref, ref.repeat(2, 1, 1, 1), 10, torch.Generator().manual_seed(0),
-                          net.config.vae_scale)
-        frames = ((out.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
-        scores[emo] = _expression_proxy(frames, happy.frames[idx], surprised.frames[idx], happy.landmarks)
-    print("stage 2 expression proxy (> 0: happier)", scores)
-    assert scores["happy"] > scores["surprised"]
+    # the training frames themselves: the analyzer reads the two expressions apart at this size
+    real = {"happy": au_proxies(happy.frames[idx], happy.landmarks, baseline),
+            "surprised": au_proxies(surprised.frames[idx], happy.landmarks, baseline)}
+    gen, pixel = {}, {}
+    for stage, folder in (("stage1", stage1), ("stage2", stage2)):
+        net, vae, _ = load_checkpoint(folder)
+        net.eval()
+        for emo in ("happy", "surprised"):
+            cond = clip_condition(net, happy, idx, 16, experts=True)
+            cond.gates = torch.zeros(k, 6)
+            cond.gates[:, EXPERTS.index(emo)] = 1.0
+            ref = to_tensor(happy.ref_image[None])
+            out = sample_clip(net, vae, cond, ref, ref.repeat(2, 1, 1, 1), STAGE2_EVAL_STEPS, torch.Generator().manual_seed(0),
+                              net.config.vae_scale)
+            gen[stage, emo] = au_proxies(to_uint8(out), happy.landmarks, baseline)
+            pixel[stage, emo] = pixel_proxy(to_uint8(out), happy.frames[idx], surprised.frames[idx], happy.landmarks)
+    print("AU proxies: real frames", real, "generated", gen, "pixel proxy (> 0: happier)", pixel)
+    assert real["surprised"]["brows"] > real["happy"]["brows"] and real["happy"]["AU12"] > real["surprised"]["AU12"]
+    # stage 1 (experts untrained: zero-initialised outputs) cannot tell the requests apart
+    assert gen["stage1", "happy"] == gen["stage1", "surprised"]
+    assert pixel["stage1", "happy"] == pixel["stage1", "surprised"]
+    # measured: -0.22 (happy) vs -1.79 (surprised) grey levels (100 steps at lr 3e-3: -0.23 vs -2.63)
+    assert pixel["stage2", "happy"] > pixel["stage2", "surprised"] + 1.0
 
 
 @pytest.mark.slow
-def test_trained_renderer_end_to_end_through_a_pipeline(stage2, kit_portrait_path, kit_speech_path, tmp_path):
+def test_trained_renderer_end_to_end_through_a_pipeline(stage2, kit_clip_crop, kit_portrait_path, kit_speech_path, tmp_path):
     """prosody -> mixture -> moee-motion -> moee-diffusion (the stage-2 checkpoint) -> mp4 on the kit inputs."""
     import cv2
     from emoavatar.media.video import read_video
@@ -122,7 +165,7 @@ def test_trained_renderer_end_to_end_through_a_pipeline(stage2, kit_portrait_pat
     pipe = Pipeline.from_dict({
         "fps": 25, "face": {"use": "dlib"}, "encoder": [{"use": "prosody"}], "controller": {"use": "mixture"},
         "motion": {"use": "moee-motion", "with": {"audio": "prosody", "window": 3}},
-        "renderer": {"use": "moee-diffusion", "with": {"size": "tiny", "checkpoint": str(stage2), "steps": 5,
+        "renderer": {"use": "moee-diffusion", "with": {"size": "tiny", "checkpoint": str(stage2), "steps": 2,
                                                         "clip_frames": 4, "motion_frames": 2, "device": "cpu"}},
         "output": {"chunk_size": 10}})
     out = tmp_path / "moee.mp4"
@@ -130,7 +173,8 @@ def test_trained_renderer_end_to_end_through_a_pipeline(stage2, kit_portrait_pat
     frames = np.concatenate(list(read_video(out)))
     portrait = kit_portrait()
     assert frames.shape == (result.n_frames, portrait.height, portrait.width, 3)
-    x0, y0, side = head_crop(np.asarray(portrait.face.landmarks, np.float64), portrait.height, portrait.width)
+    # the renderer crops as the checkpoint's clips were cropped (crop_scale in moee.json)
+    x0, y0, side = head_crop(np.asarray(portrait.face.landmarks, np.float64), portrait.height, portrait.width, kit_clip_crop)
     crop = frames[:, y0:y0 + side, x0:x0 + side].astype(np.float32)
     ref = cv2.resize(cv2.resize(portrait.image[y0:y0 + side, x0:x0 + side], (32, 32), interpolation=cv2.INTER_AREA),
                      (side, side)).astype(np.float32)
