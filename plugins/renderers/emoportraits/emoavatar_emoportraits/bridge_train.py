@@ -49,10 +49,18 @@ class Pairs:
         return cls(d["landmarks"], d["z"], d["pose"], d["clip"], [str(n) for n in d["names"]])
 
 
-def video_paths(data: list[str]) -> list[Path]:
-    """Video files given directly or found (recursively) in the given folders, sorted."""
+def video_paths(data: list[str], dataset: str = "videos") -> list[Path]:
+    """Video files given directly or found (recursively) in the given folders, sorted; or, with ``dataset``
+    (mead, crema-d, folder, manifest, auto), the clips of the core's dataset readers (:mod:`emoavatar.datasets`)."""
     from emoavatar.errors import ConfigError
 
+    if dataset != "videos":
+        from emoavatar.datasets import read_dataset
+
+        out = [r.video for root in data for r in read_dataset(dataset, root)]
+        if not out:
+            raise ConfigError(f"--data {' '.join(data)}: no clips in the {dataset} layout")
+        return out
     out: list[Path] = []
     for item in data:
         p = Path(item).expanduser()
@@ -157,7 +165,10 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="emoavatar train landmarks-to-emoportraits",
                                 description="fit the landmarks -> EMOPortraits (z, head pose) bridge on talking videos")
-    p.add_argument("--data", nargs="+", required=True, help="videos or folders of videos (one face each)")
+    p.add_argument("--data", nargs="+", required=True, help="videos or folders of videos (one face each), or a "
+                   "dataset root / manifest with --dataset")
+    p.add_argument("--dataset", default="videos", choices=("videos", "auto", "mead", "crema-d", "folder", "manifest"),
+                   help="layout of --data: plain videos (default) or one of the core's dataset readers")
     p.add_argument("--checkpoint", required=True, help="the stage-1 model file (*_model.pth of the release)")
     p.add_argument("--head-pose-checkpoint", required=True, help="head_pose_regressor.pth of the release")
     p.add_argument("--architecture", default="{}", help="Stage1Config overrides: JSON text or a .json file")
@@ -203,7 +214,7 @@ def load_pairs(args: argparse.Namespace, log: Callable[[str], None]) -> Pairs:
 
     from .loading import get_model
 
-    videos = video_paths(args.data)  # a wrong path fails before any model loads
+    videos = video_paths(args.data, args.dataset)  # a wrong path fails before any model loads
     reg = get_registry()
     face = reg.create("faces", args.face or reg.default("faces"), {})
     model = get_model(Path(args.checkpoint), Path(args.head_pose_checkpoint), _architecture(args.architecture),

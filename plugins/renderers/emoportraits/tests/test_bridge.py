@@ -182,3 +182,16 @@ def test_chain_example_runs_from_the_cli_to_an_mp4_with_audio(pairs, tiny_checkp
     assert validate_config(load_config(run)).ok  # the resolved chain re-validates
     assert [m["use"] for m in __import__("yaml").safe_load(run.read_text())["motion"]] == [
         "facs-rig", "landmarks-to-emoportraits"]
+
+
+def test_training_clips_come_from_videos_or_the_core_dataset_readers(tmp_path):
+    from emoavatar.errors import ConfigError
+    from emoavatar_emoportraits.bridge_train import video_paths
+
+    for rel in ("M1/happy/s1.mp4", "M1/sad/s2.mp4", "notes.txt"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"")
+    assert [p.name for p in video_paths([str(tmp_path)])] == ["s1.mp4", "s2.mp4"]
+    assert [p.name for p in video_paths([str(tmp_path)], "folder")] == ["s1.mp4", "s2.mp4"]
+    with pytest.raises(ConfigError, match="no such file or folder"):
+        video_paths([str(tmp_path / "missing")])
