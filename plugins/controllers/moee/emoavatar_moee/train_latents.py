@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 from emoavatar.errors import ConfigError
+from emoavatar.optimizer_state import load_optimizer, optimizer_path, save_optimizer
 
 from .audio import pool_features
 from .data import PARAPHRASES, Clip, load_clips, prepare
@@ -64,36 +65,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _optim_path(out: Path) -> Path:
-    return out.with_name(out.stem + ".optim.safetensors")
 
 
-def _save_optim(opt, path: Path, step: int) -> None:
-    from safetensors.torch import save_file
-
-    flat = {}
-    for i, st in opt.state_dict()["state"].items():
-        for k, v in st.items():
-            flat[f"{i}.{k}"] = v.detach().cpu().reshape(-1).contiguous() if v.ndim == 0 else v.detach().cpu().contiguous()
-    tmp = path.with_name(path.name + ".partial")
-    save_file(flat, str(tmp), metadata={"step": str(step)})
-    tmp.replace(path)
 
 
-def _load_optim(opt, path: Path) -> int:
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
-    with safe_open(str(path), "pt") as f:
-        step = int((f.metadata() or {}).get("step", 0))
-    state: dict[int, dict] = {}
-    for key, v in load_file(str(path)).items():
-        i, name = key.split(".", 1)
-        state.setdefault(int(i), {})[name] = v.reshape(()) if name == "step" else v
-    sd = opt.state_dict()
-    sd["state"] = state
-    opt.load_state_dict(sd)
-    return step
 
 
 class Batches:
@@ -220,8 +195,8 @@ def train(args: argparse.Namespace) -> dict:
     lat.label_anchors.requires_grad_(False)  # the latent space's frame
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=args.lr)
-    if args.resume and _optim_path(out).is_file():
-        step = _load_optim(opt, _optim_path(out))
+    if args.resume and optimizer_path(out).is_file():
+        step = load_optimizer(opt, optimizer_path(out))
     batches = Batches(clips, kinds, args.window, voc, args.seed + step)
     text_cache: dict[str, torch.Tensor] = {}
     slots = model.experts.slots
@@ -285,7 +260,7 @@ def train(args: argparse.Namespace) -> dict:
             sep = latent_separation(model, clips, kinds, args.window)
             model.save(out, {"step": step, "loss": float(np.mean(history[-10:])), "separation": sep,
                              "kinds": kinds})
-            _save_optim(opt, _optim_path(out), step)
+            save_optimizer(opt, optimizer_path(out), step)
     sep = latent_separation(model, clips, kinds, args.window)
     report = {"step": step, "first_loss": history[0] if history else None,
               "last_loss": float(np.mean(history[-10:])) if history else None,

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from emoavatar.emotions import EMOTIONS
 from emoavatar.errors import ConfigError
+from emoavatar.optimizer_state import load_optimizer, optimizer_path, save_optimizer
 
 
 def clip_paths(data: str | Path) -> list[Path]:
@@ -168,31 +169,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _optim_path(out: Path) -> Path:
-    return out.with_name(out.stem + ".optim.safetensors")
 
 
-def _save_optim(opt, path: Path, step: int) -> None:
-    from safetensors.torch import save_file
-
-    flat = {}
-    for i, st in opt.state_dict()["state"].items():
-        for k, v in st.items():
-            flat[f"{i}.{k}"] = v.detach().cpu().reshape(-1) if v.ndim == 0 else v.detach().cpu().contiguous()
-    save_file(flat, str(path), metadata={"step": str(step)})
 
 
-def _load_optim(opt, path: Path) -> None:
-    from safetensors.torch import load_file
-
-    flat = load_file(str(path))
-    sd = opt.state_dict()
-    state: dict[int, dict] = {}
-    for key, v in flat.items():
-        i, name = key.split(".", 1)
-        state.setdefault(int(i), {})[name] = v.reshape(()) if name == "step" else v
-    sd["state"] = state
-    opt.load_state_dict(sd)
 
 
 def evaluate(model, hyper, val: list[dict[str, Any]], context: int, rho: float, device: str) -> dict[str, float]:
@@ -248,8 +228,8 @@ def train(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[
         model = build_model(arch).to(args.device)
     hyper = torch.as_tensor(hyper_np, device=args.device)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    if args.resume and _optim_path(out).is_file():
-        _load_optim(opt, _optim_path(out))
+    if args.resume and optimizer_path(out).is_file():
+        load_optimizer(opt, optimizer_path(out))
     silence = {kd: np.zeros(clips[0].feats[kd].shape[1], np.float32) for kd in kinds}
     batcher = Batcher(train_clips, train_clips, args.seq, args.window, silence, args.seed)
     val_items = []
@@ -262,7 +242,7 @@ def train(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[
     def checkpoint() -> None:
         save_checkpoint(out, model, arch, hyper_np, **info,
                         train={"step": step, "history": history[-20:]})
-        _save_optim(opt, _optim_path(out), step)
+        save_optimizer(opt, optimizer_path(out), step)
 
     if val_items:
         history.append({"step": step, **evaluate(model, hyper, val_items, args.window, args.rho, args.device)})

@@ -25,8 +25,10 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from emoavatar.optimizer_state import load_optimizer, optimizer_path, save_optimizer
 
 from .bridge_features import bridge_inputs, mouth_opening
+from .speech_fit import pearson
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm")
 
@@ -156,11 +158,6 @@ def mouth_component(pairs: Pairs, train: np.ndarray, k: int = 8) -> tuple[np.nda
     return mean, vt[best], best, float(scores[best])
 
 
-def pearson(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = np.asarray(a, np.float64) - np.mean(a), np.asarray(b, np.float64) - np.mean(b)
-    den = np.sqrt((a * a).sum() * (b * b).sum())
-    return float((a * b).sum() / den) if den > 0 else float("nan")
-
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="emoavatar train landmarks-to-emoportraits",
@@ -267,9 +264,9 @@ def _train(args: argparse.Namespace, log: Callable[[str], None], pairs: Pairs | 
             model.out_std.copy_(torch.as_tensor(np.maximum(np.sqrt((y0 ** 2).mean(0)), 1e-6)))
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    optim_path = out.with_name(out.stem + ".optim.pt")
+    optim_path = optimizer_path(out)
     if args.resume and optim_path.is_file():
-        opt.load_state_dict(torch.load(optim_path, weights_only=True))
+        load_optimizer(opt, optim_path)
     weights = torch.ones(z_dim + POSE_DIM, device=args.device)
     weights[z_dim:] = args.pose_weight
 
@@ -312,7 +309,7 @@ def _train(args: argparse.Namespace, log: Callable[[str], None], pairs: Pairs | 
     log("held-out: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items()))
     save_bridge(model, out, {"step": step, "history": history[-50:], "metrics": metrics, "clips": pairs.names,
                              "stage1_architecture": _architecture(args.architecture)})
-    torch.save(opt.state_dict(), optim_path)
+    save_optimizer(opt, optim_path, step)
     log(f"saved {out}")
     return {"out": out, "history": history, "metrics": metrics}
 

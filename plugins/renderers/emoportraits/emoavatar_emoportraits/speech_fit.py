@@ -52,6 +52,8 @@ def targets(pair: Pair, mu: np.ndarray, basis: np.ndarray) -> tuple[np.ndarray, 
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson's r of two series (0 when either is constant); also used by the bridge trainer."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     a, b = a - a.mean(), b - b.mean()
     den = np.sqrt((a * a).sum() * (b * b).sum())
     return float((a * b).sum() / den) if den > 0 else 0.0

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+from emoavatar.optimizer_state import load_optimizer, optimizer_path, save_optimizer
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -184,27 +185,10 @@ def evaluate(mode, val: list[tuple], pose_weight: float) -> dict[str, float]:
             "val_r_weighted": float((np.asarray(rs) * w).sum() / w.sum())}
 
 
-def _optim_path(out: Path) -> Path:
-    return out.with_name(out.stem + ".optim.safetensors")
 
 
-def save_optimizer(opt, path: Path, step: int) -> None:
-    from safetensors.torch import save_file
-
-    flat = {f"{i}.{k}": (v.reshape(-1) if v.ndim == 0 else v).detach().cpu().contiguous()
-            for i, st in opt.state_dict()["state"].items() for k, v in st.items()}
-    save_file(flat, str(path), metadata={"step": str(step)})
 
 
-def load_optimizer(opt, path: Path) -> None:
-    from safetensors.torch import load_file
-
-    sd, state = opt.state_dict(), {}
-    for key, v in load_file(str(path)).items():
-        i, name = key.split(".", 1)
-        state.setdefault(int(i), {})[name] = v.reshape(()) if name == "step" else v
-    sd["state"] = state
-    opt.load_state_dict(sd)
 
 
 def train(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[str, Any]:
@@ -236,8 +220,8 @@ def train(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[
         mode = fit_mode(train_pairs, kinds, args)
     mode.regressor.train()
     opt = torch.optim.Adam(mode.regressor.parameters(), lr=args.lr)
-    if args.resume and _optim_path(out).is_file():
-        load_optimizer(opt, _optim_path(out))
+    if args.resume and optimizer_path(out).is_file():
+        load_optimizer(opt, optimizer_path(out))
     tr = [_tensors(p, mode, kinds) for p in train_pairs]
     va = [_tensors(p, mode, kinds) for p in val_pairs]
     seq = min(args.seq, min(len(t[0]) for t in tr))
@@ -247,7 +231,7 @@ def train(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[
 
     def checkpoint() -> None:
         save_speech_mode(out, mode, {"train": {"step": step, "history": history[-50:], **info}})
-        save_optimizer(opt, _optim_path(out), step)
+        save_optimizer(opt, optimizer_path(out), step)
 
     if va and not history:
         history.append({"step": step, **evaluate(mode, va, args.pose_weight)})
