@@ -86,24 +86,30 @@ VIDEO_SPEC = ComponentSpec(
 )
 
 
-class EmoPortraitsSpeechConfig(BaseModel):
-    """Options of ``emoportraits-speech``: audio features + the emotion state -> z and head pose (speech mode)."""
+class PortraitLatentOptions(BaseModel):
+    """The stage-1 model that gives the portrait's own z and pose: options shared by the generators that drive
+    the renderer relative to the portrait (``emoportraits-speech``, ``landmarks-to-emoportraits``)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    checkpoint: PathOption | None = Field(None, description="the released stage-1 model file (as for the renderer): "
+                                          "the portrait's own z and pose come from its embedders")
+    head_pose_checkpoint: PathOption | None = Field(None, description="head_pose_regressor.pth of the release")
+    architecture: dict = Field(default_factory=dict, description="Stage1Config overrides; empty = the released model")
+    crop_scale: float = Field(1.0, gt=0.3, le=3.0, description="portrait crop side = crop_scale x (box width + height)")
+    device: str = Field("cpu", pattern=r"^(cpu|cuda(:\d+)?)$")
+
+
+class EmoPortraitsSpeechConfig(PortraitLatentOptions):
+    """Options of ``emoportraits-speech``: audio features + the emotion state -> z and head pose (speech mode)."""
 
     speech_checkpoint: PathOption | None = Field(None, description="the speech-mode file (.safetensors: mouth PCA basis, "
                                                  "mean latent, emotion directions, audio regressor) written by "
                                                  "`emoavatar train emoportraits-speech`")
-    checkpoint: PathOption | None = Field(None, description="the released stage-1 model file (as for the renderer): "
-                                          "gives the portrait's own latent z and pose")
-    head_pose_checkpoint: PathOption | None = Field(None, description="head_pose_regressor.pth of the release")
-    architecture: dict = Field(default_factory=dict, description="Stage1Config overrides; empty = the released model")
-    crop_scale: float = Field(1.0, gt=0.3, le=3.0, description="portrait crop side = crop_scale x (box width + height)")
     mouth_strength: float = Field(1.0, ge=0.0, le=3.0, description="gain on the predicted mouth PCA coefficients")
     emotion_strength: float = Field(1.0, ge=0.0, le=5.0, description="gain on the emotion directions (times intensity)")
     pose_strength: float = Field(1.0, ge=0.0, le=3.0, description="gain on the predicted head motion (0: the "
                                  "portrait's own pose throughout)")
-    device: str = Field("cpu", pattern=r"^(cpu|cuda(:\d+)?)$")
 
 
 SPEECH_SPEC = ComponentSpec(
@@ -132,22 +138,14 @@ BRIDGE_TRAIN_COMMAND = ("emoavatar train landmarks-to-emoportraits --data CLIPS/
                         "--head-pose-checkpoint head_pose_regressor.pth --out bridge.safetensors")
 
 
-class LandmarksBridgeConfig(BaseModel):
+class LandmarksBridgeConfig(PortraitLatentOptions):
     """Options of ``landmarks-to-emoportraits``: per-frame landmarks -> z and head pose, relative to the portrait's."""
-
-    model_config = ConfigDict(extra="forbid")
 
     bridge: PathOption | None = Field(None, description="the trained bridge (.safetensors) written by "
                                       "`emoavatar train landmarks-to-emoportraits`")
-    checkpoint: PathOption | None = Field(None, description="the released stage-1 model file (as for the renderer): "
-                                          "the portrait's own z and pose come from its embedders")
-    head_pose_checkpoint: PathOption | None = Field(None, description="head_pose_regressor.pth of the release")
-    architecture: dict = Field(default_factory=dict, description="Stage1Config overrides; empty = the released model")
-    crop_scale: float = Field(1.0, gt=0.3, le=3.0, description="portrait crop side = crop_scale x (box width + height)")
     expression_gain: float = Field(1.0, ge=0.0, le=4.0, description="scale of the predicted change of z")
     pose_gain: float = Field(1.0, ge=0.0, le=4.0, description="scale of the predicted change of the head pose "
                              "(0 holds the portrait's pose)")
-    device: str = Field("cpu", pattern=r"^(cpu|cuda(:\d+)?)$")
 
 
 BRIDGE_SPEC = ComponentSpec(
