@@ -17,6 +17,9 @@ from .sphinx import SAMPLE_RATE, Segment, SphinxPhones, normalise_transcript
 log = logging.getLogger(__name__)
 
 MIN_DECODE_S = 0.05  # shorter audio (or no audible frame) is not worth decoding: all 'sil'
+SPLIT_MIN_S = 4.0  # parallel recognition cuts utterances at least this long ...
+SPLIT_PAUSE_S = 0.2  # ... in a pause (gated silence) at least this long ...
+SPLIT_MIDDLE = 0.5  # ... whose centre lies in this middle share of the utterance
 
 
 def utterances(db: np.ndarray, max_s: float, search_s: float = 5.0, smooth_s: float = 0.3) -> list[tuple[int, int]]:
@@ -37,6 +40,26 @@ def utterances(db: np.ndarray, max_s: float, search_s: float = 5.0, smooth_s: fl
         start = cut
     out.append((start, n))
     return out
+
+
+def pause_split(gate: np.ndarray, start: int, stop: int) -> list[tuple[int, int]]:
+    """``[(start, stop)]`` (10 ms frames) cut in two at the centre of the pause nearest its middle:
+    a run of gated-silence frames (``gate < 0.5``) of at least :data:`SPLIT_PAUSE_S` whose centre
+    lies in the middle :data:`SPLIT_MIDDLE` of an utterance of at least :data:`SPLIT_MIN_S`;
+    unchanged when there is none. Cut in silence, the halves decode nearly as the whole does."""
+    n = stop - start
+    if n < SPLIT_MIN_S * 100:
+        return [(start, stop)]
+    quiet = np.concatenate([[False], gate[start:stop] < 0.5, [False]])
+    edges = np.flatnonzero(np.diff(quiet.astype(np.int8)))
+    runs = edges.reshape(-1, 2)  # [a, b) runs of quiet frames, relative to start
+    runs = runs[runs[:, 1] - runs[:, 0] >= SPLIT_PAUSE_S * 100]
+    centres = (runs[:, 0] + runs[:, 1]) // 2
+    ok = np.abs(centres - n / 2) <= SPLIT_MIDDLE * n / 2
+    if not ok.any():
+        return [(start, stop)]
+    cut = start + int(centres[ok][np.argmin(np.abs(centres[ok] - n / 2))])
+    return [(start, cut), (cut, stop)]
 
 
 class PhonemeEncoder(AudioEncoder):
@@ -82,10 +105,40 @@ class PhonemeEncoder(AudioEncoder):
         meta["method"] = "recognise"
         phones: list[Segment] = []
         db = frame_energy_db(samples, SAMPLE_RATE) if len(samples) > self.config.max_utterance_s * SAMPLE_RATE else gate
-        for a, b in utterances(db, self.config.max_utterance_s):
+        spans = utterances(db, self.config.max_utterance_s)
+        if self.config.parallel:
+            spans = [piece for a, b in spans for piece in pause_split(gate, a, b)]
+            return self._recognise_in_pairs(samples, spans), meta
+        for a, b in spans:
             lo, hi = a * SAMPLE_RATE // 100, min(len(samples), b * SAMPLE_RATE // 100)
             phones += [(p, s + a / 100, e + a / 100) for p, s, e in self._sphinx.recognise(samples[lo:hi])]
         return phones, meta
+
+    def _recognise_in_pairs(self, samples: np.ndarray, spans: list[tuple[int, int]]) -> list[Segment]:
+        """Each span decoded fresh (``recognise(fresh=True)``), the second of each pair in the helper
+        process (:mod:`.worker`) while this thread decodes the first, when that process is ready."""
+        from .worker import decoder_process
+
+        def piece(span: tuple[int, int]) -> np.ndarray:
+            return samples[span[0] * SAMPLE_RATE // 100:min(len(samples), span[1] * SAMPLE_RATE // 100)]
+
+        helper = decoder_process(self._sphinx.options) if len(spans) > 1 else None
+        phones: list[Segment] = []
+        for i in range(0, len(spans), 2):
+            pair = spans[i:i + 2]
+            sent = helper is not None and len(pair) == 2 and helper.submit(piece(pair[1]))
+            decoded = [self._sphinx.recognise(piece(pair[0]), fresh=True)]
+            if len(pair) == 2:
+                segs = None
+                if sent:
+                    try:
+                        segs = helper.result()
+                    except RuntimeError as e:
+                        log.debug("phonemes: %s; decoding here", e)
+                decoded.append(segs if segs is not None else self._sphinx.recognise(piece(pair[1]), fresh=True))
+            for (a, _), segs in zip(pair, decoded):
+                phones += [(p, s + a / 100, e + a / 100) for p, s, e in segs]
+        return phones
 
     def encode(self, audio: Audio, ctx: RunContext) -> AudioFeatures:
         c = self.config

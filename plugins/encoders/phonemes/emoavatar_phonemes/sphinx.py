@@ -131,6 +131,12 @@ class SphinxPhones:
         self._aligner = None
         self._started: set[str] = set()  # decoders already used in the current session
 
+    @property
+    def options(self) -> dict:
+        """The constructor's arguments (to build the same decoders in another process)."""
+        return {"phone_lm": self.phone_lm, "language_weight": self.language_weight,
+                "acoustic_model": self.acoustic_model, "dictionary": self.dictionary}
+
     @contextlib.contextmanager
     def session(self):
         """One encode call: holds the decoders, each starting from its state when loaded and carrying
@@ -188,11 +194,15 @@ class SphinxPhones:
         with SPHINX_LOCK:
             return [w for w in words if dec.lookup_word(w) is None]
 
-    def recognise(self, samples: np.ndarray) -> list[Segment]:
-        """Free phone recognition of 16 kHz float samples -> ``[(phone, start_s, end_s)]``."""
+    def recognise(self, samples: np.ndarray, fresh: bool = False) -> list[Segment]:
+        """Free phone recognition of 16 kHz float samples -> ``[(phone, start_s, end_s)]``; ``fresh``:
+        from the feature state of a freshly loaded decoder (as another process decodes it), not
+        carrying over the cepstral mean of the session's previous utterances."""
         pcm = to_pcm16(samples)
         with SPHINX_LOCK:
             dec = self.recogniser
+            if fresh:
+                self._started.discard("recognise")
             self._begin("recognise", dec)
             dec.start_utt()
             dec.process_raw(pcm, full_utt=True)

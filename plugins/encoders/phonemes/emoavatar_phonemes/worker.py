@@ -1,0 +1,149 @@
+"""A second process that recognises phones beside the caller's thread.
+
+PocketSphinx holds the GIL for a whole ``process_raw`` call, so two threads cannot decode at
+once; a process can. :func:`decoder_process` starts ``python -m emoavatar_phonemes.worker`` (a
+plain child process, not a fork of this threaded one, and without re-importing the caller's
+``__main__``), which loads its decoders once and then answers requests in order over its pipes:
+``(options, samples)`` -> the same ``[(phone, start_s, end_s)]`` as
+``SphinxPhones(**options).recognise(samples, fresh=True)`` in this process.
+
+The process is started on first use and never waited for: :meth:`DecoderProcess.ready` is true
+once it has loaded its decoders; until then (or if it fails) the caller decodes everything
+itself, so results never depend on it, only speed. It exits when its stdin closes (this process
+exiting, or :meth:`DecoderProcess.close`).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import pickle
+import select
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+
+READY = "ready"
+
+
+class DecoderProcess:
+    """One child process with the decoders of one set of :class:`~.sphinx.SphinxPhones` options."""
+
+    def __init__(self, options: dict) -> None:
+        self.options = dict(options)
+        env = dict(os.environ)
+        here = str(Path(__file__).resolve().parents[1])  # the folder holding this package
+        env["PYTHONPATH"] = os.pathsep.join([here, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "emoavatar_phonemes.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, env=env)
+        self._send(self.options)  # the worker loads these decoders, then says READY
+        self._ready = False
+        self._busy = False
+        self.failed = False
+
+    def ready(self) -> bool:
+        """Whether the worker has loaded its decoders (never blocks)."""
+        if self._ready or self.failed:
+            return self._ready
+        try:
+            if self._proc.poll() is not None:
+                raise EOFError("the decoder process exited")
+            if select.select([self._proc.stdout], [], [], 0)[0]:
+                self._ready = self._receive() == READY
+                self.failed = not self._ready
+        except (OSError, EOFError, pickle.UnpicklingError):
+            self.failed = True
+        return self._ready
+
+    def submit(self, samples: np.ndarray) -> bool:
+        """Send one utterance (16 kHz float samples); False (nothing sent) when not usable."""
+        if self._busy or not self.ready():
+            return False
+        try:
+            self._send(np.ascontiguousarray(samples))
+        except OSError:
+            self.failed = True
+            return False
+        self._busy = True
+        return True
+
+    def result(self) -> list:
+        """The segments of the utterance sent last (blocks; the GIL is released while waiting)."""
+        self._busy = False
+        try:
+            kind, value = self._receive()
+        except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError) as e:
+            self.failed = True
+            raise RuntimeError(f"the decoder process failed: {e}") from e
+        if kind != "ok":
+            raise RuntimeError(f"the decoder process failed: {value}")
+        return value
+
+    def close(self) -> None:
+        try:
+            self._proc.stdin.close()
+            self._proc.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            self._proc.kill()
+
+    def _send(self, obj) -> None:
+        pickle.dump(obj, self._proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        self._proc.stdin.flush()
+
+    def _receive(self):
+        return pickle.load(self._proc.stdout)
+
+
+_PROCESSES: dict[tuple, DecoderProcess] = {}
+_LOCK = threading.Lock()
+
+
+def decoder_process(options: dict) -> DecoderProcess:
+    """This process's decoder process for ``options``, started on first use (not waited for)."""
+    key = tuple(sorted(options.items()))
+    with _LOCK:
+        proc = _PROCESSES.get(key)
+        if proc is None or proc.failed:
+            if proc is not None:
+                proc.close()
+            proc = _PROCESSES[key] = DecoderProcess(options)
+        return proc
+
+
+@atexit.register
+def _close_all() -> None:
+    for proc in list(_PROCESSES.values()):
+        proc.close()
+    _PROCESSES.clear()
+
+
+def main() -> None:  # pragma: no cover - runs in the child process (tested through DecoderProcess)
+    from .sphinx import SphinxPhones
+
+    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing else may write into the answer pipe
+    sphinx = SphinxPhones(**pickle.load(inp))
+    with sphinx.session():
+        sphinx.recogniser  # noqa: B018 - load the decoder before saying ready
+    pickle.dump(READY, out)
+    out.flush()
+    while True:
+        try:
+            samples = pickle.load(inp)
+        except EOFError:
+            return
+        try:
+            with sphinx.session():
+                answer = ("ok", sphinx.recognise(samples, fresh=True))
+        except Exception as e:  # noqa: BLE001 - reported to the caller, which decodes itself
+            answer = ("error", f"{type(e).__name__}: {e}")
+        pickle.dump(answer, out, protocol=pickle.HIGHEST_PROTOCOL)
+        out.flush()
+
+
+if __name__ == "__main__":
+    main()
