@@ -7,10 +7,12 @@ plain child process, not a fork of this threaded one, and without re-importing t
 ``(options, samples)`` -> the same ``[(phone, start_s, end_s)]`` as
 ``SphinxPhones(**options).recognise(samples, fresh=True)`` in this process.
 
-The process is started on first use and never waited for: :meth:`DecoderProcess.ready` is true
-once it has loaded its decoders; until then (or if it fails) the caller decodes everything
-itself, so results never depend on it, only speed. It exits when its stdin closes (this process
-exiting, or :meth:`DecoderProcess.close`).
+The process is started when a process asks for it the second time (a process that encodes twice
+is a long-lived one: the web UI, a batch, a benchmark; a one-off ``emoavatar run`` never pays for
+starting it) and is never waited for: :meth:`DecoderProcess.ready` is true once it has loaded its
+decoders; until then (or if it fails) the caller decodes everything itself, so results never
+depend on it, only speed. It exits when its stdin closes (this process exiting, or
+:meth:`DecoderProcess.close`).
 """
 
 from __future__ import annotations
@@ -99,13 +101,18 @@ class DecoderProcess:
 
 
 _PROCESSES: dict[tuple, DecoderProcess] = {}
+_ASKED: set[tuple] = set()
 _LOCK = threading.Lock()
 
 
-def decoder_process(options: dict) -> DecoderProcess:
-    """This process's decoder process for ``options``, started on first use (not waited for)."""
+def decoder_process(options: dict) -> DecoderProcess | None:
+    """This process's decoder process for ``options``: None the first time it is asked for, started
+    (not waited for) the second time, then the same one (a new one if it failed)."""
     key = tuple(sorted(options.items()))
     with _LOCK:
+        if key not in _ASKED:
+            _ASKED.add(key)
+            return None
         proc = _PROCESSES.get(key)
         if proc is None or proc.failed:
             if proc is not None:

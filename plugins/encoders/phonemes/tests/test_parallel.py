@@ -32,6 +32,30 @@ def test_pause_split_cuts_in_the_pause_nearest_the_middle():
     assert pause_split(gate, 200, 1000) == [(200, 650), (650, 1000)]  # frames of the whole clip
 
 
+def test_helper_process_starts_when_asked_for_the_second_time(monkeypatch):
+    from emoavatar_phonemes import worker
+
+    class Started:
+        failed = False
+
+        def __init__(self, options) -> None:
+            started.append(options)
+
+        def close(self) -> None:
+            pass
+
+    started: list = []
+    monkeypatch.setattr(worker, "_ASKED", set())
+    monkeypatch.setattr(worker, "_PROCESSES", {})
+    monkeypatch.setattr(worker, "DecoderProcess", Started)
+    options = {"phone_lm": "en-us-phone", "language_weight": 2.0}
+    assert worker.decoder_process(options) is None and not started  # a one-off run never starts it
+    helper = worker.decoder_process(options)
+    assert started == [options] and worker.decoder_process(options) is helper  # then one, kept
+    helper.failed = True
+    assert worker.decoder_process(options) is not helper and len(started) == 2  # a failed one is replaced
+
+
 class _Absent:
     """A helper process that never becomes ready (or fails on every utterance)."""
 
