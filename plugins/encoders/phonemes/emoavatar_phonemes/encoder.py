@@ -127,7 +127,12 @@ class PhonemeEncoder(AudioEncoder):
         for i in range(0, len(spans), 2):
             pair = spans[i:i + 2]
             sent = helper is not None and len(pair) == 2 and helper.submit(piece(pair[1]))
-            decoded = [self._sphinx.recognise(piece(pair[0]), fresh=True)]
+            try:
+                decoded = [self._sphinx.recognise(piece(pair[0]), fresh=True)]
+            except BaseException:
+                if sent:  # its answer would stay unread in the pipe
+                    helper.discard()
+                raise
             if len(pair) == 2:
                 segs = None
                 if sent:

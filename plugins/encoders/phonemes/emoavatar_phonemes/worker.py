@@ -49,8 +49,10 @@ class DecoderProcess:
 
     def ready(self) -> bool:
         """Whether the worker has loaded its decoders (never blocks)."""
-        if self._ready or self.failed:
-            return self._ready
+        if self.failed:
+            return False
+        if self._ready:
+            return True
         try:
             if self._proc.poll() is not None:
                 raise EOFError("the decoder process exited")
@@ -65,25 +67,37 @@ class DecoderProcess:
         """Send one utterance (16 kHz float samples); False (nothing sent) when not usable."""
         if self._busy or not self.ready():
             return False
+        self._busy = True
         try:
             self._send(np.ascontiguousarray(samples))
         except OSError:
-            self.failed = True
+            self.discard()
             return False
-        self._busy = True
+        except BaseException:  # interrupted mid-message: the helper cannot be trusted any more
+            self.discard()
+            raise
         return True
 
     def result(self) -> list:
         """The segments of the utterance sent last (blocks; the GIL is released while waiting)."""
-        self._busy = False
         try:
             kind, value = self._receive()
         except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError) as e:
-            self.failed = True
+            self.discard()
             raise RuntimeError(f"the decoder process failed: {e}") from e
+        except BaseException:  # e.g. Ctrl-C while waiting: its answer would be read as the next one's
+            self.discard()
+            raise
+        self._busy = False
         if kind != "ok":
             raise RuntimeError(f"the decoder process failed: {value}")
         return value
+
+    def discard(self) -> None:
+        """Give up on this process (an answer left unread, a broken pipe): it is stopped, and
+        :func:`decoder_process` starts another when asked again."""
+        self.failed = True
+        self._proc.kill()
 
     def close(self) -> None:
         try:

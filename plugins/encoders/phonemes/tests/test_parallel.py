@@ -90,6 +90,9 @@ def test_helper_process_decodes_as_this_process_and_results_do_not_depend_on_it(
 
         monkeypatch.setattr("emoavatar_phonemes.worker.decoder_process", lambda options: helper)
         with_helper = PhonemeEncoder(PhonemesConfig()).encode(audio, ctx)
+        assert helper.submit(piece)
+        helper.discard()  # an answer that would stay unread (Ctrl-C in between): never used again
+        assert helper.failed and not helper.ready() and not helper.submit(piece)
     finally:
         helper.close()
     monkeypatch.setattr("emoavatar_phonemes.worker.decoder_process", lambda options: _Absent())
