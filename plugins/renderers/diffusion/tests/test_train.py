@@ -42,9 +42,8 @@ def test_stage1_generates_held_out_frames_better_than_the_baselines(stage1):
     assert m["step"] == STAGE1["iterations"] and m["loss_last"] < m["loss_first"] / 3
     assert m["mean_frame_psnr"] < 27.0  # the clips move: the mean frame is a real baseline (34 dB on still clips)
     assert m["holdout_psnr"] > m["noise_psnr"] + 15.0
-    # measured (README): 25.2 dB vs 25.0 mean frame, 24.3 reference, 24.9 last frame; mouth box 22.7 vs 21.5
-    # The whole-frame margins over the mean and last frame (0.2-0.3 dB) are too thin to assert on other CPUs:
-    # the whole frame must be on par with them; the moving mouth, where motion is learnt, must beat the mean.
+    # measured (README): 25.75 dB vs 24.94 mean frame, 23.62 reference, 24.87 last frame; mouth box 23.12 vs 21.27.
+    # Not robust across seeds (README: seeds 1-3 give -0.21 / -1.00 / +0.17 dB against the mean frame).
     assert m["holdout_psnr"] > m["mean_frame_psnr"] - 0.3 and m["holdout_psnr"] > m["last_frame_psnr"] - 0.3
     assert m["holdout_psnr"] > m["reference_psnr"] + 0.4
     assert m["mouth_psnr"] > m["mouth_mean_frame_psnr"] + 0.5
