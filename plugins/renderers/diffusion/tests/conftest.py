@@ -12,8 +12,9 @@ ROOT = Path(__file__).resolve().parents[4]
 RES = 32  # tiny config: 32 px head crops, 2x VAE -> 16 px latents
 CROP = 1.6  # crop side / landmark box side: the face fills the crop, so head motion and expressions show at 32 px
 EMOTIONS = ("happy", "surprised")
-#: facs-rig with 3x head sway / nods and 2x lip movement: the frames differ, so the mean frame is a real baseline
-RIG = {"head_motion": 3.0, "mouth_scale": 2.0}
+#: facs-rig with 3x head sway / nods and 2x lip movement: the frames differ, so the mean frame is a real baseline;
+#: expressions at the rig's strongest (3.0, default 1.6): the surprised brows rise ~1 px at 32 px
+RIG = {"head_motion": 3.0, "mouth_scale": 2.0, "expression_scale": 3.0}
 
 
 def _require(*modules: str) -> None:

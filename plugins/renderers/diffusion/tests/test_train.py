@@ -15,7 +15,7 @@ STAGE1 = {"size": "tiny", "vae": "tiny", "vae_steps": 300, "iterations": 300, "l
           "checkpoint_every": 0, "log_every": 50, "threads": 1, "crop_scale": 1.6}  # conftest.CROP
 
 
-STAGE2_STEPS, STAGE2_EVAL_STEPS = 50, 4
+STAGE2_STEPS, STAGE2_LR, STAGE2_EVAL_STEPS = 100, 1e-2, 1
 
 
 def _write(path, cfg: dict):
@@ -42,9 +42,8 @@ def test_stage1_generates_held_out_frames_better_than_the_baselines(stage1):
     assert m["step"] == STAGE1["iterations"] and m["loss_last"] < m["loss_first"] / 3
     assert m["mean_frame_psnr"] < 27.0  # the clips move: the mean frame is a real baseline (34 dB on still clips)
     assert m["holdout_psnr"] > m["noise_psnr"] + 15.0
-    # measured (README): 25.2 dB vs 25.0 mean frame, 24.3 reference, 24.9 last frame; mouth box 22.7 vs 21.5
-    # The whole-frame margins over the mean and last frame (0.2-0.3 dB) are too thin to assert on other CPUs:
-    # the whole frame must be on par with them; the moving mouth, where motion is learnt, must beat the mean.
+    # measured (README): 25.75 dB vs 24.94 mean frame, 23.62 reference, 24.87 last frame; mouth box 23.12 vs 21.27.
+    # Not robust across seeds (README: seeds 1-3 give -0.21 / -1.00 / +0.17 dB against the mean frame).
     assert m["holdout_psnr"] > m["mean_frame_psnr"] - 0.3 and m["holdout_psnr"] > m["last_frame_psnr"] - 0.3
     assert m["holdout_psnr"] > m["reference_psnr"] + 0.4
     assert m["mouth_psnr"] > m["mouth_mean_frame_psnr"] + 0.5
@@ -66,7 +65,7 @@ def test_stage1_resumes_from_its_train_state(stage1, kit_clips, tmp_path):
 @pytest.fixture(scope="session")
 def stage2(stage1, kit_clips, tmp_path_factory):
     work = tmp_path_factory.mktemp("moee_stage2")
-    cfg = _write(work / "stage2.yaml", {**STAGE1, "init": str(stage1), "iterations": STAGE2_STEPS, "lr": 5e-3,
+    cfg = _write(work / "stage2.yaml", {**STAGE1, "init": str(stage1), "iterations": STAGE2_STEPS, "lr": STAGE2_LR,
                                         "motion_dropout": 1.0,
                                         "data": [str(p) for p in kit_clips.values()], "output": str(work / "s2")})
     assert cli(["train", "moee-stage2", str(cfg)]) == 0
@@ -83,33 +82,47 @@ def pixel_proxy(frames: np.ndarray, happy: np.ndarray, surprised: np.ndarray, lm
     return float((d_s.sum() - d_h.sum()) / (m.sum() * len(x) * 3))
 
 
-UP = 256  # the 32 px crops are upsampled for the face analyzer (dlib's landmark fit needs ~100+ px faces)
+UP = 256  # the 32 px crops are upsampled 8x for the face analyzer and the tracker
 
 
-def au_proxies(frames: np.ndarray, lm01: np.ndarray, baseline: np.ndarray) -> dict:
-    """The face analyzer's AU proxies (``au`` metric: brows AU1/AU2, lip corners AU12, in inter-ocular units) of
-    32 px crops upsampled to UP px, landmarks fitted by dlib in the reference's face box (a 32 px face is below
-    the detector's size, so the box is given, as when tracking)."""
+def reference_landmarks(ref_image: np.ndarray, lm01: np.ndarray) -> np.ndarray:
+    """The face analyzer's (dlib) 68 landmarks of the reference crop upsampled to UP px, fitted in the box of the
+    clip's landmarks (a 32 px face is below dlib's detector size, so the box is given, as when tracking)."""
     import cv2
     from emoavatar_dlib.analyzer import DlibFaceAnalyzer
+
+    lo, hi = lm01.min(0) * UP, lm01.max(0) * UP
+    return DlibFaceAnalyzer().fit(cv2.resize(ref_image, (UP, UP), interpolation=cv2.INTER_CUBIC),
+                                  (lo[0], lo[1], hi[0], hi[1])).landmarks
+
+
+def tracked_au_proxies(frames: np.ndarray, ref_image: np.ndarray, ref_lm: np.ndarray) -> dict:
+    """The ``au`` metric's proxies (AU1/AU2 brows, AU12 lip corners; inter-ocular units vs the reference) of landmarks
+    tracked from the reference's into every frame (pyramidal Lucas-Kanade on the UP px upsampled crops). Fitting
+    dlib afresh on each frame is not used: on the blurry generated crops its fit barely follows the brows (README)."""
+    import cv2
     from emoavatar_metrics.au import au_tracks
 
-    fa = DlibFaceAnalyzer()
-    lo, hi = lm01.min(0) * UP, lm01.max(0) * UP
-    box = (lo[0], lo[1], hi[0], hi[1])
-    lms = np.stack([fa.fit(cv2.resize(f, (UP, UP), interpolation=cv2.INTER_CUBIC), box).landmarks for f in frames])
-    au = au_tracks(lms, baseline)
-    return {"brows": float(((au["AU1"] + au["AU2"]) / 2).mean()), "AU12": float(au["AU12"].mean())}
+    def grey(img):
+        return cv2.cvtColor(cv2.resize(img, (UP, UP), interpolation=cv2.INTER_CUBIC), cv2.COLOR_RGB2GRAY)
+
+    g0, p0 = grey(ref_image), np.asarray(ref_lm, np.float32).reshape(-1, 1, 2)
+    lms = np.stack([cv2.calcOpticalFlowPyrLK(g0, grey(f), p0, None, winSize=(31, 31), maxLevel=3)[0].reshape(-1, 2)
+                    for f in frames])
+    au = au_tracks(lms, ref_lm)
+    return {"AU1": float(au["AU1"].mean()), "AU2": float(au["AU2"].mean()),
+            "brows": float(((au["AU1"] + au["AU2"]) / 2).mean()), "AU12": float(au["AU12"].mean())}
 
 
 @pytest.mark.slow
 def test_stage2_trains_only_experts_and_moves_expression_toward_request(stage1, stage2, kit_clips):
     """Same audio, same neutral reference, motion frames = the reference (a video's first clip): only the requested
-    emotion differs. Asserted: stage 1 cannot tell the requests apart, stage 2 moves the mouth/brow pixels toward
-    the requested emotion's frames. Measured too (printed, README): the face analyzer's AU proxies, which read the
-    two emotions apart on the real 32 px frames (asserted) but not on the generated ones (see README)."""
+    emotion differs. The AU proxies are measured on landmarks tracked from the reference's (dlib) landmarks; the
+    instrument reads the two emotions apart on the real frames (asserted). Asserted on the generated frames: stage 1
+    (experts untrained: zero-initialised outputs) gives the same frames for both requests; after stage 2 a *surprised*
+    request raises the brows (AU1/AU2) above the *happy* request's and above stage 1's, and moves the mouth/brow
+    pixels toward the requested emotion's frames."""
     pytest.importorskip("emoavatar_metrics")
-    import cv2
     import torch
     from emoavatar_diffusion.backbone import is_expert_key
     from emoavatar_diffusion.checkpoint import load_checkpoint
@@ -117,7 +130,6 @@ def test_stage2_trains_only_experts_and_moves_expression_toward_request(stage1, 
     from emoavatar_diffusion.motion import EXPERTS
     from emoavatar_diffusion.sampling import sample_clip, to_tensor, to_uint8
     from emoavatar_diffusion.train import clip_condition
-    from emoavatar_dlib.analyzer import DlibFaceAnalyzer
     from safetensors.torch import load_file
 
     s1, s2 = load_file(str(stage1 / "net.safetensors")), load_file(str(stage2 / "net.safetensors"))
@@ -125,15 +137,13 @@ def test_stage2_trains_only_experts_and_moves_expression_toward_request(stage1, 
     assert changed and all(is_expert_key(k) for k in changed)  # the backbone is frozen in stage 2
 
     happy, surprised = load_clips([str(kit_clips["happy"]), str(kit_clips["surprised"])])
-    lo, hi = happy.landmarks.min(0) * UP, happy.landmarks.max(0) * UP
-    baseline = DlibFaceAnalyzer().fit(cv2.resize(happy.ref_image, (UP, UP), interpolation=cv2.INTER_CUBIC),
-                                      (lo[0], lo[1], hi[0], hi[1])).landmarks
+    ref_lm = reference_landmarks(happy.ref_image, happy.landmarks)
     n, k = len(happy.frames), 6
     idx = np.arange(n - k, n)
-    # the training frames themselves: the analyzer reads the two expressions apart at this size
-    real = {"happy": au_proxies(happy.frames[idx], happy.landmarks, baseline),
-            "surprised": au_proxies(surprised.frames[idx], happy.landmarks, baseline)}
-    gen, pixel = {}, {}
+    # the held-out frames themselves: the measurement reads the two expressions apart at this size
+    real = {"happy": tracked_au_proxies(happy.frames[idx], happy.ref_image, ref_lm),
+            "surprised": tracked_au_proxies(surprised.frames[idx], happy.ref_image, ref_lm)}
+    frames, gen, pixel = {}, {}, {}
     for stage, folder in (("stage1", stage1), ("stage2", stage2)):
         net, vae, _ = load_checkpoint(folder)
         net.eval()
@@ -142,17 +152,24 @@ def test_stage2_trains_only_experts_and_moves_expression_toward_request(stage1, 
             cond.gates = torch.zeros(k, 6)
             cond.gates[:, EXPERTS.index(emo)] = 1.0
             ref = to_tensor(happy.ref_image[None])
-            out = sample_clip(net, vae, cond, ref, ref.repeat(2, 1, 1, 1), STAGE2_EVAL_STEPS, torch.Generator().manual_seed(0),
-                              net.config.vae_scale)
-            gen[stage, emo] = au_proxies(to_uint8(out), happy.landmarks, baseline)
-            pixel[stage, emo] = pixel_proxy(to_uint8(out), happy.frames[idx], surprised.frames[idx], happy.landmarks)
-    print("AU proxies: real frames", real, "generated", gen, "pixel proxy (> 0: happier)", pixel)
-    assert real["surprised"]["brows"] > real["happy"]["brows"] and real["happy"]["AU12"] > real["surprised"]["AU12"]
+            out = to_uint8(sample_clip(net, vae, cond, ref, ref.repeat(2, 1, 1, 1), STAGE2_EVAL_STEPS,
+                                       torch.Generator().manual_seed(0), net.config.vae_scale))
+            frames[stage, emo] = out
+            gen[stage, emo] = tracked_au_proxies(out, happy.ref_image, ref_lm)
+            pixel[stage, emo] = pixel_proxy(out, happy.frames[idx], surprised.frames[idx], happy.landmarks)
+    print("AU proxies (tracked): real frames", real, "generated", gen, "pixel proxy (> 0: happier)", pixel)
+    assert real["surprised"]["brows"] > real["happy"]["brows"] + 0.03 and real["happy"]["AU12"] > real["surprised"]["AU12"] + 0.03
     # stage 1 (experts untrained: zero-initialised outputs) cannot tell the requests apart
-    assert gen["stage1", "happy"] == gen["stage1", "surprised"]
-    assert pixel["stage1", "happy"] == pixel["stage1", "surprised"]
-    # measured: -0.22 (happy) vs -1.79 (surprised) grey levels (100 steps at lr 3e-3: -0.23 vs -2.63)
-    assert pixel["stage2", "happy"] > pixel["stage2", "surprised"] + 1.0
+    assert np.array_equal(frames["stage1", "happy"], frames["stage1", "surprised"])
+    # stage 2: a surprised request raises the brows (both AU1 and AU2) above the happy request's and above stage 1's;
+    # measured (README): brows 0.051 (surprised) vs 0.013 (happy), stage 1 0.015; real frames 0.061 vs 0; with
+    # stage 1 trained from seed 1 / 3 instead: 0.030 vs 0.008, stage 1 0.010 / 0.020 vs 0.005, stage 1 0.006
+    s, h, base = gen["stage2", "surprised"], gen["stage2", "happy"], gen["stage1", "happy"]
+    assert s["brows"] > h["brows"] + 0.012 and s["AU1"] > h["AU1"] and s["AU2"] > h["AU2"]
+    assert s["brows"] > base["brows"] + 0.01
+    # and the mouth/brow pixels move toward the requested emotion's frames (measured 3.25 vs -2.03 grey levels;
+    # seeds 1 / 3: 1.42 vs -1.65 / 2.06 vs -1.53)
+    assert pixel["stage2", "happy"] > pixel["stage2", "surprised"] + 1.5
 
 
 @pytest.mark.slow
