@@ -190,12 +190,13 @@ def load_pairs(args: argparse.Namespace, log: Callable[[str], None]) -> Pairs:
         return Pairs.load(Path(args.pairs))
     from emoavatar.registry import get_registry
 
-    from .train_options import stage1_from_args
+    from .loading import get_model
 
     videos = video_paths(args.data, args.dataset)  # a wrong path fails before any model loads
     reg = get_registry()
     face = reg.create("faces", args.face or reg.default("faces"), {})
-    model = stage1_from_args(args)
+    model = get_model(Path(args.checkpoint), Path(args.head_pose_checkpoint), stage1_architecture(args.architecture),
+                      args.device)
     pairs = extract_pairs(videos, model, face, args.crop_scale, args.max_frames, args.device, log)
     if args.pairs:
         pairs.save(Path(args.pairs))

@@ -67,9 +67,11 @@ def make_pairs(args: argparse.Namespace, log: Callable[[str], None]):
     from emoavatar.errors import ConfigError
     from emoavatar.registry import get_registry
 
+    from .loading import get_model
     from .pairs import build_pairs, clip_pair
-    from .train_options import stage1_from_args
+    from .train_options import stage1_architecture
 
+    arch = stage1_architecture(args.architecture)  # a bad --architecture fails before any clip is read
     records = read_dataset(args.dataset[0], args.dataset[1])
     reg = get_registry()
     names = args.encoder or ["phonemes", "prosody"]
@@ -84,7 +86,7 @@ def make_pairs(args: argparse.Namespace, log: Callable[[str], None]):
     face = None
     if args.face != "none" and args.crop != "centre":
         face = reg.create("faces", reg.default("faces") if args.face == "default" else args.face, {})
-    model = stage1_from_args(args)
+    model = get_model(Path(args.checkpoint), Path(args.head_pose_checkpoint), arch, args.device)
     cache = Path(args.cache) if args.cache else Path(args.out).with_suffix(".pairs")
     extra = "|".join(map(str, (Path(args.checkpoint).resolve(), args.architecture, sorted(args.encoder_with), args.face,
                                args.crop, args.crop_scale, args.fps)))

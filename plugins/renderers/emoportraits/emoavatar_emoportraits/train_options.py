@@ -1,5 +1,5 @@
 """Command-line options shared by the trainers of this distribution that embed clips with the stage-1 model
-(``emoportraits-speech``, ``landmarks-to-emoportraits``); light (no torch import until the model loads)."""
+(``emoportraits-speech``, ``landmarks-to-emoportraits``); light (no torch import)."""
 
 from __future__ import annotations
 
@@ -29,11 +29,3 @@ def stage1_architecture(text: str) -> dict:
     if not isinstance(arch, dict):
         raise ConfigError("--architecture must be a JSON object of Stage1Config fields")
     return arch
-
-
-def stage1_from_args(args):
-    """The stage-1 model that :func:`add_stage1_options`'s options name, on ``args.device``."""
-    from .loading import get_model
-
-    return get_model(Path(args.checkpoint), Path(args.head_pose_checkpoint), stage1_architecture(args.architecture),
-                     args.device)
