@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 from emoavatar.errors import ConfigError
+from emoavatar.training import add_run_options, trainer_parser
 
 
 def clip_paths(data: str | Path) -> list[Path]:
@@ -27,15 +28,13 @@ def clip_paths(data: str | Path) -> list[Path]:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="emoavatar train emohead-hyperplane", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", required=True, help="folder of preprocessed clips (.npz) or one clip")
-    p.add_argument("--out", required=True, help="output .npz or .safetensors (a .json is written next to it)")
+    p = trainer_parser("emohead-hyperplane", __doc__, data="folder of preprocessed clips (.npz) or one clip",
+                       out="output .npz or .safetensors (a .json is written next to it)")
     p.add_argument("--identity", action="append", help="only these identities (repeatable)")
     p.add_argument("--groups", type=int, default=5, help="mouth-aspect-ratio groups (default 5)")
     p.add_argument("--per-cell", type=int, default=None, help="frames per (emotion, MAR group); default median")
     p.add_argument("--C", type=float, default=1.0, help="LinearSVC C")
-    p.add_argument("--seed", type=int, default=0)
+    add_run_options(p, resume=None, device=False, threads=None)  # --seed (a scikit-learn fit, no checkpoint)
     return p.parse_args(argv)
 
 

@@ -212,17 +212,15 @@ def _parse_component(text: str) -> tuple[str, dict]:
 
 def main(argv: list[str] | None = None) -> int:
     """``emoavatar train emohead-preprocess --root DATA --out CLIPS [--dataset mead] [--encoder hf-speech=...]``"""
-    import argparse
     import sys
 
     from emoavatar.registry import get_registry
+    from emoavatar.training import trainer_parser
 
     from .datasets import read_dataset
 
-    p = argparse.ArgumentParser(prog="emoavatar train emohead-preprocess", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = trainer_parser("emohead-preprocess", __doc__, out="output folder: OUT/<identity>/<emotion>_<level>_<sentence>.npz")
     p.add_argument("--root", required=True, help="dataset folder (or a CSV manifest)")
-    p.add_argument("--out", required=True, help="output folder: OUT/<identity>/<emotion>_<level>_<sentence>.npz")
     p.add_argument("--dataset", default="auto", help="auto | mead | crema-d | folder | manifest")
     p.add_argument("--identity", action="append", help="only these identities (repeatable)")
     p.add_argument("--emotion", action="append", help="only these emotions (repeatable)")

@@ -24,6 +24,7 @@ import numpy as np
 from emoavatar.emotions import EMOTIONS
 from emoavatar.errors import ConfigError
 from emoavatar.optimizer_state import load_optimizer, optimizer_path, save_optimizer
+from emoavatar.training import add_run_options, torch_threads, trainer_parser
 
 
 def clip_paths(data: str | Path) -> list[Path]:
@@ -141,10 +142,8 @@ def contrastive_loss(model, hyper, batch, context: int, rho: float):
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="emoavatar train emohead-a2e", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", required=True, help="folder of preprocessed clips (.npz)")
-    p.add_argument("--out", required=True, help="checkpoint path (.safetensors; .json written next to it)")
+    p = trainer_parser("emohead-a2e", __doc__, data="folder of preprocessed clips (.npz)",
+                       out="checkpoint path (.safetensors; .json written next to it)")
     p.add_argument("--hyperplanes", help="hyperplanes file from `train emohead-hyperplane` (w_z of eq. 9)")
     p.add_argument("--features", nargs="*", help="feature kinds to use (default: all common to the clips)")
     p.add_argument("--role", action="append", default=[], metavar="KIND=ROLE",
@@ -162,17 +161,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--val-every", type=int, default=500)
     p.add_argument("--save-every", type=int, default=2000)
     p.add_argument("--log-every", type=int, default=100)
-    p.add_argument("--resume", action="store_true", help="continue from --out and its optimizer state")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
+    add_run_options(p)
     return p.parse_args(argv)
-
-
-
-
-
-
 
 
 def evaluate(model, hyper, val: list[dict[str, Any]], context: int, rho: float, device: str) -> dict[str, float]:
@@ -192,15 +182,18 @@ def evaluate(model, hyper, val: list[dict[str, Any]], context: int, rho: float, 
 
 
 def train(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run training; returns ``{"history": [...], "out": path}`` (used by the tests)."""
+    """Run training (``--threads`` for its length); returns ``{"history": [...], "out": path}`` (used by the tests)."""
+    with torch_threads(args.threads):
+        return _train(args, log)
+
+
+def _train(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
     import torch
 
     from .a2e import build_model, default_arch, load_checkpoint, save_checkpoint
     from .hyperplanes_file import read_normals
 
     torch.manual_seed(args.seed)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     out = Path(args.out)
     clips, kinds, basis = load_clips(clip_paths(args.data), args.features)
     rng = np.random.default_rng(args.seed)

@@ -22,7 +22,7 @@ from emoavatar.interfaces import MotionGenerator, RunContext
 from emoavatar.types import AudioFeatures, EmotionState, Motion, Portrait
 
 from .bridge_features import bridge_inputs
-from .crop import crop_tensor, square_crop
+from .embed import embed_portrait
 from .loading import get_model
 from .spec import BRIDGE_TRAIN_COMMAND, MOTION_SPACE, LandmarksBridgeConfig
 
@@ -68,7 +68,5 @@ class LandmarksToEmoPortraits(MotionGenerator):
 
     def portrait_latent(self, model, portrait: Portrait) -> tuple[np.ndarray, np.ndarray]:
         """The portrait's own (z [Z], pose [9]) from the model's embedders, cropped as the renderer crops it."""
-        crop = square_crop(portrait.face.box, portrait.width, portrait.height, self.config.crop_scale)
-        img = crop_tensor(portrait.image, crop, model.cfg.image_size).to(self.config.device)
-        z, srt = model.encode_driver(img)
-        return z[0].cpu().numpy().astype(np.float64), srt[0].cpu().numpy().astype(np.float64)
+        z, srt = embed_portrait(model, portrait, self.config.crop_scale, self.config.device)
+        return z.cpu().numpy().astype(np.float64), srt.cpu().numpy().astype(np.float64)

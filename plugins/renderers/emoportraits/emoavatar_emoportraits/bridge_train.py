@@ -17,7 +17,6 @@ score correlates best with the inner-lip gap, predicted vs ground truth.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -26,9 +25,11 @@ from typing import Callable
 
 import numpy as np
 from emoavatar.optimizer_state import load_optimizer, optimizer_path, save_optimizer
+from emoavatar.training import add_run_options, torch_threads, trainer_parser
 
 from .bridge_features import bridge_inputs, mouth_opening
 from .speech_fit import pearson
+from .train_options import add_stage1_options, stage1_architecture
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm")
 
@@ -158,18 +159,14 @@ def mouth_component(pairs: Pairs, train: np.ndarray, k: int = 8) -> tuple[np.nda
     return mean, vt[best], best, float(scores[best])
 
 
-
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="emoavatar train landmarks-to-emoportraits",
-                                description="fit the landmarks -> EMOPortraits (z, head pose) bridge on talking videos")
-    p.add_argument("--data", nargs="+", required=True, help="videos or folders of videos (one face each), or a "
-                   "dataset root / manifest with --dataset")
+    p = trainer_parser("landmarks-to-emoportraits",
+                       "fit the landmarks -> EMOPortraits (z, head pose) bridge on talking videos",
+                       data="videos or folders of videos (one face each), or a dataset root / manifest with --dataset",
+                       data_nargs="+", out="bridge file to write (.safetensors)")
     p.add_argument("--dataset", default="videos", choices=("videos", "auto", "mead", "crema-d", "folder", "manifest"),
                    help="layout of --data: plain videos (default) or one of the core's dataset readers")
-    p.add_argument("--checkpoint", required=True, help="the stage-1 model file (*_model.pth of the release)")
-    p.add_argument("--head-pose-checkpoint", required=True, help="head_pose_regressor.pth of the release")
-    p.add_argument("--architecture", default="{}", help="Stage1Config overrides: JSON text or a .json file")
-    p.add_argument("--out", required=True, help="bridge file to write (.safetensors)")
+    add_stage1_options(p)
     p.add_argument("--pairs", help="cache of extracted pairs (.npz): read if it exists, else written")
     p.add_argument("--face", help="FaceAnalyzer (default: the installed default)")
     p.add_argument("--crop-scale", type=float, default=1.0)
@@ -183,24 +180,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--pose-weight", type=float, default=0.5, help="weight of the pose loss against the z loss")
     p.add_argument("--log-every", type=int, default=200)
-    p.add_argument("--resume", action="store_true", help="continue from --out and its optimizer state")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
+    add_run_options(p)
     return p.parse_args(argv)
-
-
-def _architecture(text: str) -> dict:
-    from emoavatar.errors import ConfigError
-
-    src = Path(text).read_text() if text.strip().endswith(".json") and Path(text).is_file() else text
-    try:
-        arch = json.loads(src)
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"--architecture is not JSON: {e}") from None
-    if not isinstance(arch, dict):
-        raise ConfigError("--architecture must be a JSON object of Stage1Config fields")
-    return arch
 
 
 def load_pairs(args: argparse.Namespace, log: Callable[[str], None]) -> Pairs:
@@ -214,7 +195,7 @@ def load_pairs(args: argparse.Namespace, log: Callable[[str], None]) -> Pairs:
     videos = video_paths(args.data, args.dataset)  # a wrong path fails before any model loads
     reg = get_registry()
     face = reg.create("faces", args.face or reg.default("faces"), {})
-    model = get_model(Path(args.checkpoint), Path(args.head_pose_checkpoint), _architecture(args.architecture),
+    model = get_model(Path(args.checkpoint), Path(args.head_pose_checkpoint), stage1_architecture(args.architecture),
                       args.device)
     pairs = extract_pairs(videos, model, face, args.crop_scale, args.max_frames, args.device, log)
     if args.pairs:
@@ -224,15 +205,8 @@ def load_pairs(args: argparse.Namespace, log: Callable[[str], None]) -> Pairs:
 
 def train(args: argparse.Namespace, log: Callable[[str], None] = print, pairs: Pairs | None = None) -> dict:
     """Fit and save; returns ``{"out", "history", "metrics"}`` (the tests read them)."""
-    import torch
-
-    threads = torch.get_num_threads()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    try:
+    with torch_threads(args.threads):
         return _train(args, log, pairs)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _train(args: argparse.Namespace, log: Callable[[str], None], pairs: Pairs | None) -> dict:
@@ -308,7 +282,7 @@ def _train(args: argparse.Namespace, log: Callable[[str], None], pairs: Pairs | 
     metrics.update(val_loss_start=history[0]["val_loss"], val_loss_end=history[-1]["val_loss"])
     log("held-out: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items()))
     save_bridge(model, out, {"step": step, "history": history[-50:], "metrics": metrics, "clips": pairs.names,
-                             "stage1_architecture": _architecture(args.architecture)})
+                             "stage1_architecture": stage1_architecture(args.architecture)})
     save_optimizer(opt, optim_path, step)
     log(f"saved {out}")
     return {"out": out, "history": history, "metrics": metrics}

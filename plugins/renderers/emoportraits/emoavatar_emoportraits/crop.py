@@ -34,6 +34,12 @@ def crop_tensor(image: np.ndarray, crop: tuple[int, int, int], size: int) -> tor
     return F.interpolate(patch, size=(size, size), mode="bicubic", align_corners=False).clamp(0, 1)
 
 
+def portrait_crop(portrait, size: int, scale: float = 1.0) -> torch.Tensor:
+    """The portrait as the model sees it (the renderer's source, the generators' reference): its square crop
+    around the FaceAnalyzer's box, [1, 3, size, size] in [0, 1]."""
+    return crop_tensor(portrait.image, square_crop(portrait.face.box, portrait.width, portrait.height, scale), size)
+
+
 def to_uint8(frames: torch.Tensor) -> np.ndarray:
     """[N, 3, S, S] in [0, 1] -> uint8 [N, S, S, 3]."""
     return (frames.clamp(0, 1) * 255.0 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from emoavatar.tracking import track_faces
 
-from .crop import crop_tensor, square_crop
+from .crop import crop_tensor, portrait_crop, square_crop
 
 
 @dataclass
@@ -45,6 +45,13 @@ def embed_frames(model, chunks: Iterable[np.ndarray], face=None, crop_scale: flo
     if not zs:
         raise ValueError("no frames to embed")
     return Embedded(np.concatenate(zs).astype(np.float32), np.concatenate(srts).astype(np.float32), found, tracked)
+
+
+@torch.no_grad()
+def embed_portrait(model, portrait, crop_scale: float = 1.0, device: str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """The portrait's own (z [Z], pose [9]) from the model's embedders, cropped as the renderer crops its source."""
+    z, srt = model.encode_driver(portrait_crop(portrait, model.cfg.image_size, crop_scale).to(device))
+    return z[0], srt[0]
 
 
 def centre_crop(img: np.ndarray) -> tuple[int, int, int]:

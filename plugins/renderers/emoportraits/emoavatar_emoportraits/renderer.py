@@ -8,7 +8,7 @@ from emoavatar.errors import ConfigError
 from emoavatar.interfaces import Renderer, RunContext
 from emoavatar.types import Motion, Portrait
 
-from .crop import crop_tensor, square_crop, to_uint8
+from .crop import portrait_crop, to_uint8
 from .loading import get_model, get_refiner
 from .spec import MOTION_SPACE, EmoPortraitsConfig
 
@@ -33,10 +33,8 @@ class EmoPortraitsRenderer(Renderer):
     @torch.no_grad()
     def prepare(self, portrait: Portrait, ctx: RunContext) -> None:
         model = self._load()
-        crop = square_crop(portrait.face.box, portrait.width, portrait.height, self.config.crop_scale)
-        img = crop_tensor(portrait.image, crop, model.cfg.image_size).to(self.config.device)
+        img = portrait_crop(portrait, model.cfg.image_size, self.config.crop_scale).to(self.config.device)
         self.source = model.prepare_source(img)
-        self.crop = crop
 
     @torch.no_grad()
     def render(self, motion: Motion, ctx: RunContext) -> np.ndarray:

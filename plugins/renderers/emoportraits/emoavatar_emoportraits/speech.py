@@ -25,7 +25,7 @@ from emoavatar.errors import ConfigError
 from emoavatar.interfaces import MotionGenerator, RunContext
 from emoavatar.types import AudioFeatures, EmotionState, Motion, Portrait
 
-from .crop import crop_tensor, square_crop
+from .embed import embed_portrait
 from .loading import get_model
 from .spec import MOTION_SPACE, EmoPortraitsSpeechConfig
 from .speech_model import SpeechMode, load_speech_mode
@@ -115,6 +115,4 @@ class EmoPortraitsSpeech(MotionGenerator):
 
     def portrait_latent(self, model, portrait: Portrait) -> tuple[torch.Tensor, torch.Tensor]:
         """(z_s [Z], pose_s [9]) of the portrait from the model's own embedders."""
-        crop = square_crop(portrait.face.box, portrait.width, portrait.height, self.config.crop_scale)
-        z, srt = model.encode_driver(crop_tensor(portrait.image, crop, model.cfg.image_size).to(self.config.device))
-        return z[0], srt[0]
+        return embed_portrait(model, portrait, self.config.crop_scale, self.config.device)

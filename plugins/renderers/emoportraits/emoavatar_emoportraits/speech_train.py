@@ -27,17 +27,16 @@ from typing import Any, Callable
 
 import numpy as np
 from emoavatar.optimizer_state import load_optimizer, optimizer_path, save_optimizer
+from emoavatar.training import add_run_options, torch_threads, trainer_parser
+
+from .train_options import add_stage1_options
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="emoavatar train emoportraits-speech", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = trainer_parser("emoportraits-speech", __doc__, out="speech-mode file to write (.safetensors)")
     p.add_argument("--dataset", nargs=2, required=True, metavar=("KIND", "ROOT"),
                    help="mead | crema-d | folder | manifest | auto, and its folder (or CSV)")
-    p.add_argument("--checkpoint", required=True, help="the stage-1 model file (as the renderer's checkpoint)")
-    p.add_argument("--head-pose-checkpoint", required=True, help="head_pose_regressor.pth of the release")
-    p.add_argument("--architecture", default="{}", help="Stage1Config overrides as JSON (empty: the released model)")
-    p.add_argument("--out", required=True, help="speech-mode file to write (.safetensors)")
+    add_stage1_options(p)
     p.add_argument("--encoder", action="append", default=None, help="audio encoder (repeatable; default phonemes, prosody)")
     p.add_argument("--encoder-with", action="append", default=[], metavar="NAME=JSON",
                    help='options of an encoder, e.g. hf-speech=\'{"model": "/weights/hubert-base-ls960"}\'')
@@ -58,11 +57,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--val-sentences", nargs="+", help="hold out these sentence ids instead (e.g. MEAD's 001 002)")
     p.add_argument("--val-every", type=int, default=100)
     p.add_argument("--save-every", type=int, default=500)
-    p.add_argument("--resume", action="store_true", help="continue from --out and its optimizer state")
     p.add_argument("--fps", type=float, default=25.0)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
+    add_run_options(p)
     return p.parse_args(argv)
 
 
@@ -73,11 +69,9 @@ def make_pairs(args: argparse.Namespace, log: Callable[[str], None]):
 
     from .loading import get_model
     from .pairs import build_pairs, clip_pair
+    from .train_options import stage1_architecture
 
-    try:
-        arch = json.loads(args.architecture)
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"--architecture is not JSON: {e}") from None
+    arch = stage1_architecture(args.architecture)  # a bad --architecture fails before any clip is read
     records = read_dataset(args.dataset[0], args.dataset[1])
     reg = get_registry()
     names = args.encoder or ["phonemes", "prosody"]
@@ -185,22 +179,20 @@ def evaluate(mode, val: list[tuple], pose_weight: float) -> dict[str, float]:
             "val_r_weighted": float((np.asarray(rs) * w).sum() / w.sum())}
 
 
-
-
-
-
-
-
 def train(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run training; returns ``{"history", "out", "train", "val", "mode"}`` (used by the tests)."""
+    """Run training (``--threads`` for its length); returns ``{"history", "out", "train", "val", "mode"}``
+    (used by the tests)."""
+    with torch_threads(args.threads):
+        return _train(args, log)
+
+
+def _train(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
     import torch
     from emoavatar.errors import ConfigError
 
     from .speech_model import load_speech_mode, save_speech_mode
 
     torch.manual_seed(args.seed)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     out = Path(args.out)
     pairs = make_pairs(args, log)
     kinds = sorted(set.intersection(*(set(p.features) for p in pairs)))

@@ -12,7 +12,7 @@ from emoavatar.errors import FaceNotFoundError
 from emoavatar.interfaces import MotionGenerator, RunContext
 from emoavatar.types import AudioFeatures, EmotionState, Motion, Portrait
 
-from .crop import crop_tensor, square_crop
+from .crop import portrait_crop
 from .embed import embed_frames
 from .loading import get_model
 from .spec import MOTION_SPACE, EmoPortraitsVideoConfig
@@ -44,7 +44,6 @@ class EmoPortraitsVideo(MotionGenerator):
                       meta={"driving": str(driving.path), "faces_found": found})
 
     def _portrait_pose(self, model, portrait: Portrait) -> np.ndarray:
-        crop = square_crop(portrait.face.box, portrait.width, portrait.height, self.config.crop_scale)
-        img = crop_tensor(portrait.image, crop, model.cfg.image_size).to(self.config.device)
+        img = portrait_crop(portrait, model.cfg.image_size, self.config.crop_scale).to(self.config.device)
         return model.head_pose(img)[0].cpu().numpy()
 

@@ -11,7 +11,6 @@ Writes ``OUTPUT/nerf.safetensors`` + ``nerf.json`` (the renderer's ``checkpoint:
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import time
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 import yaml
 from emoavatar.errors import ConfigError
+from emoavatar.training import add_run_options, trainer_parser
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .checkpoint import NerfBundle, load_bundle, load_train_state, new_bundle, save_bundle, save_train_state
@@ -317,14 +317,13 @@ def train(cfg: NerfTrainConfig, resume: bool = False, data: TrainData | None = N
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="emoavatar train nerf", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = trainer_parser("nerf", __doc__)  # a training YAML instead of --data/--out (--output overrides its output)
     p.add_argument("config", help="training YAML (see the README of emoavatar-plugin-nerf)")
-    p.add_argument("--resume", action="store_true", help="continue from OUTPUT/train_state.pt")
     p.add_argument("--iterations", type=int, help="override `iterations`")
     p.add_argument("--output", help="override `output`")
     p.add_argument("--device", help="override `device` (auto, cpu, cuda)")
     p.add_argument("--stop-after", type=int, help="checkpoint and stop after this step (resume later)")
+    add_run_options(p, resume="continue from OUTPUT/train_state.pt", seed=False, device=False, threads=None)
     args = p.parse_args(argv)
     cfg = load_config(args.config, {"iterations": args.iterations, "output": args.output, "device": args.device})
     train(cfg, resume=args.resume, stop_after=args.stop_after)
