@@ -75,7 +75,7 @@ def renders(tmp_path_factory):
                 "identity": max(dists),
             }
             m = out[name, emotion]
-            print(f"{name:10s} {emotion:9s} top1={max(m['p'], key=m['p'].get):9s} p={m['p'][emotion]:.2f} "
+            print(f"{name:10s} {emotion:9s} top1={max(m['p'], key=m['p'].get):9s} p={m['p'][emotion]:.3f} "
                   f"r={m['r']:.2f} id={m['identity']:.2f} missing={m['missing']}  "
                   + " ".join(f"{e[:3]}={v:.2f}" for e, v in m["p"].items()))  # the table (pytest -s)
     return out
