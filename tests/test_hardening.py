@@ -35,9 +35,15 @@ def trivial_cli(*args: str, env: dict | None = None, preexec=None, timeout: floa
                           env={**os.environ, **(env or {})}, preexec_fn=preexec, timeout=timeout)
 
 
+def _default_sigint() -> None:
+    # a shell without job control starts background jobs with SIGINT ignored, and Python then keeps
+    # ignoring it: give the run a terminal's Ctrl-C whatever started pytest
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def trivial_popen(*args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", RUNNER, *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
 
 
 def pipeline_yaml(folder: Path, portrait: Path, audio: Path, **extra) -> Path:

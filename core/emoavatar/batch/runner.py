@@ -8,6 +8,7 @@ every job of the manifest: ``ok``, ``skipped`` (done before) or ``failed`` with 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -89,7 +90,8 @@ def run_batch(jobs: list[Job], results: Path, *, engine: str = "local", workers:
         stream = ray_results(todo, workers or None, overwrite, address)
     else:
         stream = local_results(todo, workers, overwrite)
-    with open(journal, "a", encoding="utf-8") as log:
+    # closing: an interrupt stops the workers here and now, not whenever the generator is collected
+    with open(journal, "a", encoding="utf-8") as log, contextlib.closing(stream):
         for row in stream:
             by_index[row["index"]] = row
             log.write(json.dumps({**row, "time": time.strftime("%Y-%m-%dT%H:%M:%S")}, default=str) + "\n")
