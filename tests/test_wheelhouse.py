@@ -117,7 +117,7 @@ def _pytest(fresh, tests: Path, *extra: str) -> subprocess.CompletedProcess:
 def test_nerf_installs_alone_from_the_wheelhouse_and_passes_its_tests(fresh):
     assert _run([str(fresh["py"]), "-c", "import torch"], cwd=fresh["tmp"]).returncode == 0
     assert _ours(fresh) == set()
-    fresh["pip"]("install", "-q", "--find-links", str(fresh["dist"]), "emoavatar-plugin-nerf")
+    fresh["pip"]("install", "-q", "--no-compile", "--find-links", str(fresh["dist"]), "emoavatar-plugin-nerf")
     assert _ours(fresh) == {"emoavatar", "emoavatar-plugin-nerf"}
     assert _plugins(fresh) == [("nerf", "renderers", "emoavatar-plugin-nerf", "ok"),
                                ("nerf", "trainers", "emoavatar-plugin-nerf", "ok")]
@@ -126,7 +126,7 @@ def test_nerf_installs_alone_from_the_wheelhouse_and_passes_its_tests(fresh):
     where = _ok(_run([str(fresh["py"]), "-c", "import emoavatar_nerf; print(emoavatar_nerf.__file__)"], cwd=fresh["tmp"]))
     assert where.stdout.startswith(str(fresh["venv"]))  # the wheel, not the checkout
     # the plugin's own tests (a copy, away from the checkout) against the installed wheel
-    fresh["pip"]("install", "-q", "pytest")
+    fresh["pip"]("install", "-q", "--no-compile", "pytest")
     tests = shutil.copytree(NERF / "tests", fresh["tmp"] / "nerf_tests", ignore=shutil.ignore_patterns("__pycache__"))
     r = _pytest(fresh, tests, "-m", "not slow", "-rs")
     assert r.returncode == 0 and " passed" in r.stdout, r.stdout[-3000:]
@@ -135,7 +135,7 @@ def test_nerf_installs_alone_from_the_wheelhouse_and_passes_its_tests(fresh):
 
 def test_a_new_plugin_wheel_installs_beside_only_the_core(fresh):
     fresh["pip"]("uninstall", "-y", "-q", "emoavatar-plugin-nerf")
-    fresh["pip"]("install", "-q", "--find-links", str(fresh["dist"]), "emoavatar-plugin-my-renderer", "pytest")
+    fresh["pip"]("install", "-q", "--no-compile", "--find-links", str(fresh["dist"]), "emoavatar-plugin-my-renderer", "pytest")
     assert _ours(fresh) == {"emoavatar", "emoavatar-plugin-my-renderer"}
     assert _plugins(fresh) == [("my-renderer", "renderers", "emoavatar-plugin-my-renderer", "ok")]
     tests = shutil.copytree(fresh["generated"] / "tests", fresh["tmp"] / "generated_tests")

@@ -84,17 +84,19 @@ def test_resume_continues_exactly(tmp_path):
 
 @pytest.mark.slow
 def test_tiny_nerf_fits_a_talking_clip(tmp_path):
-    """64x64 synthetic clip (jaw drop α0, mouth widening α1): held-out frames beat the mean frame."""
+    """64x64 synthetic clip (jaw drop α0, mouth widening α1): held-out frames beat the mean frame.
+
+    300 iterations (measured: whole frame +4.6 dB, mouth box +2.8 dB over the mean frame; 400 gave +5.3 / +3.4)."""
     p = kit_portrait()
     data = synthetic_clip(p.image, p.face.landmarks, n_frames=30, size=64, seed=1)
     held = np.arange(30) % 5 == 2
-    cfg = NerfTrainConfig(data=["-"], output=str(tmp_path / "run"), resolution=64, iterations=400,
+    cfg = NerfTrainConfig(data=["-"], output=str(tmp_path / "run"), resolution=64, iterations=300,
                           batch_rays=1024, n_samples=16, lr=1e-2, device="cpu", threads=1, holdout_every=0, val_every=0,
                           checkpoint_every=0, log_every=100, eval_frames=4,
                           model=dict(n_levels=8, log2_table_size=14, finest_resolution=256, hidden=32,
                                      color_hidden=32))
     res = train(cfg, data=data.subset(np.flatnonzero(~held)))
-    assert res["step"] == 400
+    assert res["step"] == 300
 
     # render the held-out frames through the public renderer from the saved checkpoint
     r = NERF_SPEC.build({"checkpoint": str(tmp_path / "run"), "device": "cpu", "n_samples": 16})
@@ -151,7 +153,8 @@ def test_clip_term_joins_in_the_second_half(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_train_from_a_video_via_preprocess(tmp_path):
     """video -> dlib landmarks -> landmark-pca α/pose (the `emohead-preprocess` trainer, found through its
-    entry point) -> NeRF beats the mean frame."""
+    entry point) -> NeRF beats the mean frame. The fit itself is proven above; 150 iterations (face box measured
+    +1.8 dB over the mean frame, 250 gave +2.6) keep this to the video -> preprocess -> train path."""
     from importlib import metadata
 
     installed = {ep.name for ep in metadata.entry_points().select(group="emoavatar.trainers")}
@@ -164,7 +167,7 @@ def test_train_from_a_video_via_preprocess(tmp_path):
     clip = synthetic_clip(p.image, p.face.landmarks, n_frames=30, size=256, seed=2)
     with VideoWriter(tmp_path / "talk.mp4", 25.0) as w:
         w.write(clip.frames)
-    path = write_config(tmp_path, data=["talk.mp4"], resolution=64, iterations=250, batch_rays=1024, n_samples=16,
+    path = write_config(tmp_path, data=["talk.mp4"], resolution=64, iterations=150, batch_rays=1024, n_samples=16,
                         lr=0.01, val_every=0, log_every=50, holdout_every=5, eval_frames=6, emotion="happy",
                         model=dict(n_levels=8, log2_table_size=14, finest_resolution=256, hidden=32, color_hidden=32))
     assert main([str(path)]) == 0
