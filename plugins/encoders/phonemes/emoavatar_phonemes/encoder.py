@@ -42,6 +42,11 @@ def utterances(db: np.ndarray, max_s: float, search_s: float = 5.0, smooth_s: fl
     return out
 
 
+def span_samples(samples: np.ndarray, a: int, b: int) -> np.ndarray:
+    """The 16 kHz samples of the 10 ms frames ``[a, b)``."""
+    return samples[a * SAMPLE_RATE // 100:min(len(samples), b * SAMPLE_RATE // 100)]
+
+
 def pause_split(gate: np.ndarray, start: int, stop: int) -> list[tuple[int, int]]:
     """``[(start, stop)]`` (10 ms frames) cut in two at the centre of the pause nearest its middle:
     a run of gated-silence frames (``gate < 0.5``) of at least :data:`SPLIT_PAUSE_S` whose centre
@@ -110,8 +115,7 @@ class PhonemeEncoder(AudioEncoder):
             spans = [piece for a, b in spans for piece in pause_split(gate, a, b)]
             return self._recognise_in_pairs(samples, spans), meta
         for a, b in spans:
-            lo, hi = a * SAMPLE_RATE // 100, min(len(samples), b * SAMPLE_RATE // 100)
-            phones += [(p, s + a / 100, e + a / 100) for p, s, e in self._sphinx.recognise(samples[lo:hi])]
+            phones += [(p, s + a / 100, e + a / 100) for p, s, e in self._sphinx.recognise(span_samples(samples, a, b))]
         return phones, meta
 
     def _recognise_in_pairs(self, samples: np.ndarray, spans: list[tuple[int, int]]) -> list[Segment]:
@@ -119,16 +123,13 @@ class PhonemeEncoder(AudioEncoder):
         process (:mod:`.worker`) while this thread decodes the first, when that process is ready."""
         from .worker import decoder_process
 
-        def piece(span: tuple[int, int]) -> np.ndarray:
-            return samples[span[0] * SAMPLE_RATE // 100:min(len(samples), span[1] * SAMPLE_RATE // 100)]
-
         helper = decoder_process(self._sphinx.options) if len(spans) > 1 else None
         phones: list[Segment] = []
         for i in range(0, len(spans), 2):
             pair = spans[i:i + 2]
-            sent = helper is not None and len(pair) == 2 and helper.submit(piece(pair[1]))
+            sent = helper is not None and len(pair) == 2 and helper.submit(span_samples(samples, *pair[1]))
             try:
-                decoded = [self._sphinx.recognise(piece(pair[0]), fresh=True)]
+                decoded = [self._sphinx.recognise(span_samples(samples, *pair[0]), fresh=True)]
             except BaseException:
                 if sent:  # its answer would stay unread in the pipe
                     helper.discard()
@@ -140,7 +141,7 @@ class PhonemeEncoder(AudioEncoder):
                         segs = helper.result()
                     except RuntimeError as e:
                         log.debug("phonemes: %s; decoding here", e)
-                decoded.append(segs if segs is not None else self._sphinx.recognise(piece(pair[1]), fresh=True))
+                decoded.append(segs if segs is not None else self._sphinx.recognise(span_samples(samples, *pair[1]), fresh=True))
             for (a, _), segs in zip(pair, decoded):
                 phones += [(p, s + a / 100, e + a / 100) for p, s, e in segs]
         return phones

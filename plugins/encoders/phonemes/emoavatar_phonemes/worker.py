@@ -45,6 +45,7 @@ class DecoderProcess:
         self._send(self.options)  # the worker loads these decoders, then says READY
         self._ready = False
         self._busy = False
+        self._claim = threading.Lock()
         self.failed = False
 
     def ready(self) -> bool:
@@ -65,9 +66,10 @@ class DecoderProcess:
 
     def submit(self, samples: np.ndarray) -> bool:
         """Send one utterance (16 kHz float samples); False (nothing sent) when not usable."""
-        if self._busy or not self.ready():
-            return False
-        self._busy = True
+        with self._claim:  # one utterance in flight: two threads never both send
+            if self._busy or not self.ready():
+                return False
+            self._busy = True
         try:
             self._send(np.ascontiguousarray(samples))
         except OSError:
