@@ -8,9 +8,10 @@ Per frame t (all in face units, see :mod:`.face_frame`):
    (:mod:`.prototypes`), where ``o`` is the portrait's own expression estimated from its
    landmarks (:mod:`.own_expression`; ``retarget: false`` sets ``o = 0``, the old additive rig).
    Intensity 0 keeps the portrait's face, ``neutral`` at intensity 1 is a neutral face. AU
-   overrides (also times ``g``) replace their channels; mouth AUs that open/close the lips (the emotional jaw)
-   yield to speech by ``speech_dominance · utterance(t)``, held through short pauses, so the
-   visemes always have room; Gaussian smoothing.
+   overrides (also times ``g``) replace their channels; lip closers (AU23, AU24) yield to speech
+   by ``speech_dominance · utterance(t)``, held through short pauses; the emotional jaw and lip
+   parting (AU25–AU27) are a baseline reduced by ``jaw_yield · utterance(t)`` and closed by the
+   bilabial viseme's weight, so the visemes ride on top of it; Gaussian smoothing.
 2. shape ``S(t) = rest + Σ_k (a_k(t) − o_k) F_k + mouth_scale Σ_v v_v(t) D_v``
    with AU fields ``F_k`` (:mod:`.action_units`) and viseme fields ``D_v`` (:mod:`.mouth`) of
    the neutralised face ``rest − Σ_k o_k F_k`` (the lip closures close *its* lips): speech rides
@@ -37,7 +38,7 @@ from .face_frame import DEPTH, FaceFrame
 from .idle import blink_track, head_pose, speech_emphasis
 from .mouth import viseme_fields
 from .own_expression import OwnExpression, estimate
-from .prototypes import PROTOTYPES, SPEECH_YIELDING
+from .prototypes import JAW_OPENING, PROTOTYPES, SPEECH_YIELDING
 from .regions import expert_mixture
 from .smoothing import fit_rows, gaussian_smooth
 from .spec import UNILATERAL_AUS, FacsRigConfig
@@ -65,9 +66,10 @@ class FacsRigGenerator(MotionGenerator):
         return m
 
     def activations(self, emotion: EmotionState, n: int, fps: float, speaking: np.ndarray,
-                    own: np.ndarray | None = None) -> np.ndarray:
+                    own: np.ndarray | None = None, closure: np.ndarray | None = None) -> np.ndarray:
         """``[T, C]`` AU activations: expert mixture towards the absolute target from the own
-        activations ``own [C]``, overrides, speech yielding, smoothing."""
+        activations ``own [C]``, overrides, speech yielding, smoothing. ``closure [T]`` (0..1, the
+        bilabial visemes' weight) closes the emotional jaw where speech presses the lips."""
         w = fit_rows(emotion.weights, n)
         inten = fit_rows(emotion.intensity, n)
         mix = expert_mixture(emotion, w, self.prototype_matrix(tuple(emotion.vocabulary)), CHANNELS)
@@ -85,6 +87,9 @@ class FacsRigGenerator(MotionGenerator):
         yield_ = 1.0 - self.config.speech_dominance * speaking
         for name in SPEECH_YIELDING:
             act[:, CHANNELS.index(name)] *= yield_
+        jaw = (1.0 - self.config.jaw_yield * speaking) * (1.0 if closure is None else 1.0 - np.clip(closure, 0.0, 1.0))
+        for name in JAW_OPENING:  # a baseline the visemes ride on; bilabials close it
+            act[:, CHANNELS.index(name)] *= jaw
         return np.clip(gaussian_smooth(act, self.config.smoothing * fps), 0.0, 2.0)
 
     def own_expression(self, portrait: Portrait, rest: np.ndarray, fields: dict[str, np.ndarray]) -> OwnExpression:
@@ -118,7 +123,7 @@ class FacsRigGenerator(MotionGenerator):
         fields = au_fields(rest)
         own = self.own_expression(portrait, rest, fields)
         o = np.array([own.au.get(c, 0.0) for c in CHANNELS])
-        act = self.activations(emotion, n, fps, utterance(speaking, fps, cfg.pause_hold), o)
+        act = self.activations(emotion, n, fps, utterance(speaking, fps, cfg.pause_hold), o, vw[:, VISEMES.index("PP")])
 
         lin = [c for c in CHANNELS if c not in CLOSURE_AUS]
         f_au = np.stack([fields[c] for c in lin])  # [C', 68, 2]

@@ -4,7 +4,8 @@
 MoEE's soft-gated mixture of emotion experts: the gate is the controller's per-frame emotion
 distribution, each expert a fixed AU pattern, so compound emotions are mixtures. Weights are
 hand-set (Ekman & Friesen's EMFACS-style prototypes), not learned; happy parts the lips (AU25)
-and angry raises the chin (AU17) and upper lip a little (AU10) beyond the minimal prototypes,
+and drops the jaw a little (AU26, a laughing mouth that shows the teeth while speaking) and
+angry raises the chin (AU17) and upper lip a little (AU10) beyond the minimal prototypes,
 because an independent expression classifier read the minimal ones as neutral (issue 11).
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 PROTOTYPES: dict[str, dict[str, float]] = {
     "neutral": {},
-    "happy": {"AU6": 0.8, "AU12": 1.0, "AU25": 0.6},
+    "happy": {"AU6": 1.0, "AU12": 1.2, "AU25": 0.8, "AU26": 0.3},
     "sad": {"AU1": 1.0, "AU4": 0.6, "AU15": 0.9, "AU17": 0.3},
     "surprised": {"AU1": 1.0, "AU2": 1.0, "AU5": 0.9, "AU26": 0.8},
     "angry": {"AU4": 1.0, "AU5": 0.5, "AU7": 0.8, "AU10": 0.2, "AU17": 0.6, "AU23": 0.9},
@@ -21,5 +22,9 @@ PROTOTYPES: dict[str, dict[str, float]] = {
     "contempt": {"AU12R": 0.7, "AU14R": 0.8},
 }
 
-#: Mouth AUs whose opening/closing yields to speech (lip-sync dominates while talking).
-SPEECH_YIELDING = ("AU23", "AU24", "AU25", "AU26", "AU27")
+#: Mouth AUs that close or tighten the lips: they yield to speech by ``speech_dominance`` (lip-sync
+#: dominates while talking).
+SPEECH_YIELDING = ("AU23", "AU24")
+#: The emotional jaw and lip parting: a baseline that speech rides on top of, reduced by ``jaw_yield``
+#: while speaking and closed by bilabial visemes (``PP``), so it neither swallows nor fights the visemes.
+JAW_OPENING = ("AU25", "AU26", "AU27")

@@ -30,8 +30,10 @@ class FacsRigConfig(BaseModel):
       own (estimated from its landmarks): a smiling portrait asked ``sad`` loses its smile and
       closes its lips; intensity 0 keeps the portrait's face. ``false``: add the emotion's AU
       offsets on top of the portrait's expression (the rig before issue 11).
-    - ``speech_dominance``: how much mouth AUs that open/close the lips (AU23–AU27) yield
+    - ``speech_dominance``: how much mouth AUs that close or tighten the lips (AU23, AU24) yield
       while speaking (0: not at all, 1: fully replaced by the visemes).
+    - ``jaw_yield``: how much the emotional jaw and lip parting (AU25–AU27) is reduced while
+      speaking; the rest stays as a baseline the visemes ride on (bilabials still close the lips).
     - ``pause_hold``: pauses shorter than this (seconds) count as speaking for that yield.
     - ``blink_rate_per_min``: mean spontaneous blink rate (0 disables blinks).
     - ``head_motion``: gain on idle head sway and speech nods (0 keeps the head still).
@@ -48,6 +50,7 @@ class FacsRigConfig(BaseModel):
     mouth_scale: float = Field(1.0, ge=0.0, le=3.0)
     retarget: bool = True
     speech_dominance: float = Field(0.9, ge=0.0, le=1.0)
+    jaw_yield: float = Field(0.2, ge=0.0, le=1.0)
     pause_hold: float = Field(1.5, ge=0.0, le=5.0)
     blink_rate_per_min: float = Field(17.0, ge=0.0, le=60.0)
     head_motion: float = Field(1.0, ge=0.0, le=3.0)
