@@ -18,7 +18,6 @@ Writes ``OUTPUT/net.safetensors``, ``vae/``, ``moee.json`` and ``train_state.pt`
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import time
@@ -29,6 +28,7 @@ import numpy as np
 import torch
 import yaml
 from emoavatar.errors import ConfigError
+from emoavatar.training import add_run_options, trainer_parser
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .backbone import BackboneConfig, Net, is_expert_key, load_hallo
@@ -288,12 +288,11 @@ def evaluate_holdout(net: Net, vae, clips: list[Clip], cfg: TrainConfig, experts
 
 
 def _main(argv: list[str] | None, stage: int) -> int:
-    p = argparse.ArgumentParser(prog=f"emoavatar train moee-stage{stage}", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = trainer_parser(f"moee-stage{stage}", __doc__)
     p.add_argument("config", help="training YAML")
-    p.add_argument("--resume", action="store_true", help="continue from OUTPUT/train_state.pt")
     p.add_argument("--iterations", type=int)
     p.add_argument("--output")
+    add_run_options(p, resume="continue from OUTPUT/train_state.pt", seed=False, device=False, threads=None)
     args = p.parse_args(argv)
     cfg = load_config(args.config, {"iterations": args.iterations, "output": args.output})
     train(cfg, stage, resume=args.resume)
