@@ -11,8 +11,9 @@ Each step takes ``clip_frames`` consecutive frames, the clip's reference image a
 ``motion_frames`` frames before the window; with probability ``motion_dropout`` the motion frames are
 the reference repeated instead (what the first clip of a video sees at inference), so the expression
 must come from the conditions rather than be copied from the previous frames. The last ``holdout`` frames of every clip are never
-trained on; at the end they are generated (DDIM, ``eval_steps``) from the frames before them and
-``metrics.json`` states their PSNR beside a mean-frame and a noise baseline.
+trained on (nor fitted by the tiny VAE); at the end they are generated (DDIM, ``eval_steps``) as the renderer
+generates a video, in ``clip_frames`` windows from the real frames before them, and ``metrics.json`` states
+their PSNR beside mean-frame, last-frame, reference-copy and noise baselines.
 Writes ``OUTPUT/net.safetensors``, ``vae/``, ``moee.json`` and ``train_state.pt`` (resume).
 """
 
