@@ -143,13 +143,15 @@ def test_training_lowers_validation_loss_and_predicts_the_mouth_component(pairs,
     m = result["metrics"]
     # measured (tiny random-weight stage-1 model, 114 training / 36 held-out frames, rig pinned): validation loss
     # 1.34 (untrained = no change, ratio 1) -> 0.99 (ratio 0.74), mouth PC r 0.57 (train |r| with the lip gap 0.83),
-    # z error ratio 0.79 (see the plugin README); on the rig before issue 11's readability change 1.21 -> 0.77, r 0.67,
-    # ratio 0.62; on its defaults since, unpinned, 1.19 -> 1.05 (0.88) and ratio 0.94: the margins below fail that
+    # z error ratio 0.79 (see the plugin README); over --seed 0..3 the ratio 0.73-0.75, r 0.51-0.57, z error ratio
+    # 0.79-0.82; the untrained bridge r 0.15. The bounds keep >= 0.05 from the worst seed and fail the untrained bridge.
+    # (On the rig before issue 11's readability change 1.21 -> 0.77, r 0.67, z error ratio 0.62; on the defaults
+    # since, unpinned, 1.19 -> 1.05 (0.88), z error ratio 0.94: these bounds fail that.)
     assert m["held_out_frames"] >= 30
     assert m["val_loss_end"] < 0.8 * m["val_loss_start"], m  # the untrained bridge predicts no change
     assert m["mouth_pc_gap_r_train"] > 0.5, m  # the chosen latent component does follow the lips
-    assert m["mouth_pc_r"] > 0.5, m  # predicted vs true mouth component on held-out frames
-    assert m["z_error_ratio"] < 0.85, m
+    assert m["mouth_pc_r"] > 0.45, m  # predicted vs true mouth component on held-out frames
+    assert m["z_error_ratio"] < 0.88, m
     again = train(parse_args([*args_list, "--steps", "20", "--resume"]), log=lambda s: None, pairs=data)
     assert [h["step"] for h in again["history"]][-2:] == [150, 170]  # continued from the saved step
 
