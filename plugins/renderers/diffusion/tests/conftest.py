@@ -13,8 +13,13 @@ RES = 32  # tiny config: 32 px head crops, 2x VAE -> 16 px latents
 CROP = 1.6  # crop side / landmark box side: the face fills the crop, so head motion and expressions show at 32 px
 EMOTIONS = ("happy", "surprised")
 #: facs-rig with 3x head sway / nods and 2x lip movement: the frames differ, so the mean frame is a real baseline;
-#: expressions at the rig's strongest (3.0, default 1.6): the surprised brows rise ~1 px at 32 px
-RIG = {"head_motion": 3.0, "mouth_scale": 2.0, "expression_scale": 3.0}
+#: expressions at the rig's strongest (3.0, default 1.6): the surprised brows rise ~1 px at 32 px. The options that
+#: shape the two expressions are pinned (the experts and the speech yield of the jaw), so that retuning facs-rig's
+#: defaults does not change this data: the emotional jaw yields to speech as much as the lip closers
+#: (``jaw_yield`` = ``speech_dominance``), and the experts are given here.
+RIG = {"head_motion": 3.0, "mouth_scale": 2.0, "expression_scale": 3.0, "speech_dominance": 0.9, "jaw_yield": 0.9,
+       "prototypes": {"happy": {"AU6": 0.8, "AU12": 1.0, "AU25": 0.6},
+                      "surprised": {"AU1": 1.0, "AU2": 1.0, "AU5": 0.9, "AU26": 0.8}}}
 
 
 def _require(*modules: str) -> None:
@@ -22,14 +27,12 @@ def _require(*modules: str) -> None:
         pytest.importorskip(m)
 
 
-@pytest.fixture(scope="session")
-def kit_clips(tmp_path_factory):
-    """``{emotion: clip.npz}``: 2 s of the kit speech rendered by examples/default.yaml (facs-rig options RIG)
+def render_kit_clips(work: Path, rig: dict = RIG) -> dict:
+    """``{emotion: clip.npz}``: 2 s of the kit speech rendered by examples/default.yaml (facs-rig options ``rig``)
     with each emotion; audio features = the prosody encoder's per-frame columns; reference = the kit portrait."""
-    _require("emoavatar_dlib", "emoavatar_phonemes", "emoavatar_prosody", "emoavatar_mixture", "emoavatar_facsrig",
-             "emoavatar_warp2d")
     import cv2
     import torch
+    import yaml
     from emoavatar.interfaces import RunContext
     from emoavatar.media.video import read_video
     from emoavatar.pipeline import Pipeline
@@ -41,18 +44,16 @@ def kit_clips(tmp_path_factory):
     from emoavatar_diffusion.motion import EXPERTS
 
     torch.set_num_threads(1)
-    work = tmp_path_factory.mktemp("moee_clips")
+    work.mkdir(parents=True, exist_ok=True)
     portrait = kit_portrait()
     lm = np.asarray(portrait.face.landmarks, np.float64)
     x0, y0, side = head_crop(lm, portrait.height, portrait.width, CROP)
     audio = Audio.load(kit_speech_path())
     ctx = RunContext(fps=25.0, n_frames=audio.n_frames(25.0))
     prosody = Registry().create("encoders", "prosody", {}).encode(audio, ctx).values
-    import yaml
-
     spec = yaml.safe_load((ROOT / "examples" / "default.yaml").read_text())
     spec.pop("inputs", None)
-    spec["motion"] = {"use": "facs-rig", "with": RIG}
+    spec["motion"] = {"use": "facs-rig", "with": rig}
     default = Pipeline.from_dict(spec)
     neutral = cv2.resize(portrait.image[y0:y0 + side, x0:x0 + side], (RES, RES), interpolation=cv2.INTER_AREA)
     out = {}
@@ -68,6 +69,14 @@ def kit_clips(tmp_path_factory):
         out[emo] = save_clip(work / f"{emo}.npz", crops[:n], prosody[:n], (lm - [x0, y0]) / side, gates,
                              reference=neutral)
     return out
+
+
+@pytest.fixture(scope="session")
+def kit_clips(tmp_path_factory):
+    """``{emotion: clip.npz}`` (:func:`render_kit_clips` with ``RIG``), rendered once per session."""
+    _require("emoavatar_dlib", "emoavatar_phonemes", "emoavatar_prosody", "emoavatar_mixture", "emoavatar_facsrig",
+             "emoavatar_warp2d")
+    return render_kit_clips(tmp_path_factory.mktemp("moee_clips"))
 
 
 @pytest.fixture(scope="session")
