@@ -15,7 +15,7 @@ window position are recovered (the window has a fixed size on its level, and rou
 must give the returned box), and mapped exactly as the full search maps them. A hit that cannot be
 recovered uniquely makes the whole result ``None`` (the caller then runs the full search).
 
-Measured on the example portrait at 512² (``upsample 1``): 0.136 -> 0.063 CPU-s at ``skip 5``,
+Measured on the example portrait at 512² (``upsample 1``): analyze() 0.127 -> 0.063 CPU-s (``skip 3``),
 identical boxes and scores on it, the kit portrait and the three test portraits
 (``tests/test_pyramid_detection.py``).
 """
