@@ -40,6 +40,7 @@ from .mesh import face_frame
 SHADED = ("AU1", "AU2", "AU4", "AU6", "AU7", "AU9", "AU10", "AU12", "AU15", "AU17")
 #: activation at which a band reaches its full darkness (the rig's targets are ~1 x expression_scale).
 FULL = 1.5
+FOREHEAD = 0.2  # darkness of the lowest forehead line (0.3 moved dlib's lip landmarks: see README)
 SHIFT = 4  # sub-pixel bits for cv2 drawing
 AREA = -1.0  # width marking a filled area instead of a line
 MASK_IOD = 32.0
@@ -77,7 +78,7 @@ def _creases() -> list[Band]:
         for j in range(9):  # brow segment 17+j -> 18+j; j == 4 crosses the glabella
             central = 2 <= j <= 6  # frontalis' medial part lines the centre only with AU2's lateral lines
             aus = (("AU1", 1.0), ("AU2", 1.0)) if central else (("AU2", 1.0),)
-            out.append(Band(((17 + j, 0.0, hh), (18 + j, 0.0, hh)), 0.022, 0.30 * (1.0 - 0.2 * k), aus, "min"))
+            out.append(Band(((17 + j, 0.0, hh), (18 + j, 0.0, hh)), 0.022, FOREHEAD * (1.0 - 0.2 * k), aus, "min"))
     g = {21: 0.5, 22: 0.5}
     for s in (-1.0, 1.0):  # AU4: glabellar furrows and the brow's shadow on the upper lid
         out.append(Band(((g, 0.05 * s, -0.02), (g, 0.07 * s, 0.18)), 0.05, 0.16, (("AU4", 1.0),)))
@@ -114,10 +115,10 @@ def _released() -> list[Band]:
         low0, low1 = _side(s, (41, 40), (47, 46))
         wing, corner = _side(s, 31, 35), _side(s, 48, 54)
         out.append(Band(((wing, 0.08 * s, 0.06), ({wing: 0.5, corner: 0.5}, 0.14 * s, 0.0), (corner, 0.10 * s, -0.10)),
-                        0.16, 0.9, (("AU12", 1.0),)))
-        out.append(Band(((outer, 0.10 * s, 0.05), (outer, 0.14 * s, -0.08)), 0.14, 0.8, (("AU6", 1.0),)))
+                        0.22, 1.0, (("AU12", 1.0),)))
+        out.append(Band(((outer, 0.10 * s, 0.05), (outer, 0.14 * s, -0.08)), 0.18, 1.0, (("AU6", 1.0),)))
         out.append(Band(((inner, 0.0, -0.12), (low0, 0.0, -0.14), (low1, 0.0, -0.14), (outer, 0.04 * s, -0.10)),
-                        0.10, 0.8, (("AU6", 1.0),)))
+                        0.14, 1.0, (("AU6", 1.0),)))
     return out
 
 
