@@ -7,7 +7,7 @@ strength proportional to how far the action goes beyond the portrait's own expre
 motion's ``au_change`` track):
 
 ========  =================================================================================
-AU1       horizontal forehead lines over the centre of the brows (frontalis, medial part)
+AU1       with AU2: horizontal forehead lines over the centre of the brows (frontalis, medial part)
 AU2       horizontal forehead lines over the outer brows (frontalis, lateral part)
 AU4       vertical glabellar furrows between the brows and a horizontal fold at the nose root
           (corrugator, procerus), and the shadow of the lowered brow over the upper lid
@@ -17,14 +17,19 @@ AU7       the furrow under a tightened, raised lower lid (orbicularis oculi, pal
 AU9       horizontal wrinkles across the nose root and bridge (levator labii alaeque nasi)
 AU10      the upper nasolabial fold deepened by the raised upper lip
 AU12      the nasolabial fold from the nose wing to beside the mouth corner (zygomaticus major)
-AU15      the short fold running down and out from a depressed mouth corner
 AU17      the labiomental crease under the lower lip deepened by the raised chin (mentalis)
 ========  =================================================================================
 
-Every band is placed from the frame's *target* landmarks, so it moves with the face; its width
-and softness scale with the inter-ocular distance; darkening is multiplicative (a shadow keeps
-the skin's own colour and texture). All bands are drawn into one 8-bit mask over the face's
-bounding box, blurred once and applied once, so the cost is a few small-image operations per frame.
+Released actions (AU6, AU12 below the portrait's own, e.g. a smile asked ``sad``): the
+portrait's nasolabial folds, crow's feet, infraorbital furrows and cheek bulge flatten, drawn as
+a blend towards a low-pass copy of the skin around them.
+
+Bands are anchored to landmarks with offsets in inter-ocular distances along the face's axes;
+darkening is multiplicative (a shadow keeps the skin's own colour and texture). All bands are
+drawn into one 8-bit mask at about :data:`MASK_IOD` px per inter-ocular distance, blurred once
+and applied once. The renderer paints them on the *portrait* at its rest landmarks
+(:meth:`ExpressionShader.shaded`), so the warp carries each fold with its skin, and caches the
+result per quantised AU change: a held expression is painted once.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ import numpy as np
 from .mesh import face_frame
 
 #: AUs this layer draws; the rest of ``au_change`` is ignored.
-SHADED = ("AU1", "AU2", "AU4", "AU6", "AU7", "AU9", "AU10", "AU12", "AU15", "AU17")
+SHADED = ("AU1", "AU2", "AU4", "AU6", "AU7", "AU9", "AU10", "AU12", "AU17")
 #: activation at which a band reaches its full darkness (the rig's targets are ~1 x expression_scale).
 FULL = 1.5
 FOREHEAD = 0.2  # darkness of the lowest forehead line (0.3 moved dlib's lip landmarks: see README)
@@ -107,8 +112,8 @@ def _creases() -> list[Band]:
 
 def _released() -> list[Band]:
     """Folds that *flatten* when the portrait's own action is released (negative change): the
-    nasolabial fold when a smile (AU12) is taken away, the crow's-feet and infraorbital furrow
-    when the cheek raise (AU6) is; drawn as the weight of a blend towards a low-pass copy."""
+    nasolabial fold when a smile (AU12) is taken away, the crow's-feet, infraorbital furrow and
+    cheek bulge when the cheek raise (AU6) is; drawn as the weight of a blend towards a low-pass copy."""
     out: list[Band] = []
     for s in (-1.0, 1.0):
         outer, inner = _side(s, 36, 45), _side(s, 39, 42)
@@ -119,6 +124,8 @@ def _released() -> list[Band]:
         out.append(Band(((outer, 0.10 * s, 0.05), (outer, 0.14 * s, -0.08)), 0.18, 1.0, (("AU6", 1.0),)))
         out.append(Band(((inner, 0.0, -0.12), (low0, 0.0, -0.14), (low1, 0.0, -0.14), (outer, 0.04 * s, -0.10)),
                         0.14, 1.0, (("AU6", 1.0),)))
+        out.append(Band((({low0: 0.5, wing: 0.5}, 0.05 * s, 0.0), ({low1: 0.5, corner: 0.5}, 0.18 * s, 0.05)),
+                        0.20, 0.8, (("AU6", 1.0),)))  # the raised cheek's bulge
     return out
 
 
