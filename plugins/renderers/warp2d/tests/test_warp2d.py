@@ -348,3 +348,10 @@ def test_expression_shading_from_au_change():
     assert lap(released) < 0.8 * lap(plain)
     with pytest.raises(PortError, match="au_change"):
         shaded([0, 1.6])
+    # painted on the portrait once per (quantised) change: a held expression costs one painting
+    r = renderer(p)
+    held = motion(np.repeat(lm[None], 6, 0), au_change=np.tile(np.float32([[0, 1.6, 0, 0]]), (6, 1)))
+    held.meta["au_names"] = names
+    frames = r.render(held, CTX)
+    assert len(r._shader._cache) == 1 and (frames == frames[:1]).all()
+    np.testing.assert_array_equal(frames[0], brows)
