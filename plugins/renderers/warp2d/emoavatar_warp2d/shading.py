@@ -20,9 +20,10 @@ AU12      the nasolabial fold from the nose wing to beside the mouth corner (zyg
 AU17      the labiomental crease under the lower lip deepened by the raised chin (mentalis)
 ========  =================================================================================
 
-Released actions (AU6, AU12 below the portrait's own, e.g. a smile asked ``sad``): the
-portrait's nasolabial folds, crow's feet, infraorbital furrows and cheek bulge flatten, drawn as
-a blend towards a low-pass copy of the skin around them.
+Released actions (below the portrait's own, e.g. a smile asked ``sad``): AU12 and AU6 flatten
+the portrait's nasolabial folds, crow's feet, infraorbital furrows and cheek bulge, AU1/AU2 its
+forehead lines, AU4 its glabellar furrows; drawn as a blend towards a low-pass copy of the skin
+around them.
 
 Bands are anchored to landmarks with offsets in inter-ocular distances along the face's axes;
 darkening is multiplicative (a shadow keeps the skin's own colour and texture). All bands are
@@ -113,8 +114,13 @@ def _creases() -> list[Band]:
 def _released() -> list[Band]:
     """Folds that *flatten* when the portrait's own action is released (negative change): the
     nasolabial fold when a smile (AU12) is taken away, the crow's-feet, infraorbital furrow and
-    cheek bulge when the cheek raise (AU6) is; drawn as the weight of a blend towards a low-pass copy."""
+    cheek bulge when the cheek raise (AU6) is, the forehead lines of raised brows (AU1/AU2), the
+    glabellar furrows of a frown (AU4); drawn as the weight of a blend towards a low-pass copy."""
     out: list[Band] = []
+    brow = tuple((17 + j, 0.0, 0.42) for j in range(10))  # the forehead's lines (AU1/AU2 released)
+    out.append(Band(brow, 0.36, 0.9, (("AU1", 1.0), ("AU2", 1.0))))
+    g = {21: 0.5, 22: 0.5}  # the glabella's furrows (AU4 released)
+    out.append(Band(((g, 0.0, -0.02), (g, 0.0, 0.22)), 0.22, 0.9, (("AU4", 1.0),)))
     for s in (-1.0, 1.0):
         outer, inner = _side(s, 36, 45), _side(s, 39, 42)
         low0, low1 = _side(s, (41, 40), (47, 46))
