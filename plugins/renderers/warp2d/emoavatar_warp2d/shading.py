@@ -49,9 +49,9 @@ FULL = 1.5
 FOREHEAD = 0.2  # darkness of the lowest forehead line (0.3 moved dlib's lip landmarks: see README)
 SHIFT = 4  # sub-pixel bits for cv2 drawing
 AREA = -1.0  # width marking a filled area instead of a line
-MASK_IOD = 32.0
+MASK_IOD = 32.0  # masks are drawn and blurred at about this many pixels per inter-ocular distance
 LEVELS = 16  # quantisation steps of an AU change up to FULL (cache key of the shaded portrait)
-CACHED = 8  # shaded portraits kept  # masks are drawn and blurred at about this many pixels per inter-ocular distance
+CACHED = 8  # shaded portraits kept
 
 
 Anchor = "int | dict[int, float]"
