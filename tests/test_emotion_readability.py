@@ -107,6 +107,10 @@ def test_lips_follow_speech_under_every_emotion(renders):
 def test_broad_smile_asked_sad_is_not_read_happy(renders):
     m = renders["smile", "sad"]
     assert top1(m) != "happy" and m["p"]["sad"] > m["p"]["happy"], m["p"]
+    # warp2d's expression shading flattens the released smile folds: measured p(happy) sad 0.00,
+    # angry 0.21, surprised 0.48 (without shading 0.30, 0.65, 0.77)
+    for emotion in ("sad", "angry", "surprised"):
+        assert renders["smile", emotion]["p"]["happy"] < 0.6, (emotion, renders["smile", emotion]["p"])
 
 
 #: (portrait, emotion) pairs the classifier reads clearly better than the neutral request today
@@ -136,7 +140,8 @@ def test_readable_pairs_stay_readable(renders):
 @pytest.mark.xfail(strict=True, reason="not met: facex reads 3 of 4 real angry photographs as angry but every rig "
                    "render at p < 0.01 (lowered brows read disgusted); surprise is top-1 only with a lip gap (~0.45 "
                    "inter-ocular) beyond which dlib's landmarks stop following speech; each portrait's own texture "
-                   "(smile folds, the grey-scale face, the neutral face read sad) dominates")
+                   "(the grey-scale face, the neutral face read sad) dominates; the smile asked surprised is a "
+                   "near tie (0.47 vs happy 0.48) with its folds flattened by warp2d's shading")
 def test_issue_11_readability_on_every_portrait(renders):
     """Issue 11's full criterion: every emotion more probable than when asked neutral on every
     portrait, and the requested emotion top-1 in at least 60 % of the pairs."""

@@ -1,7 +1,7 @@
 """The trainers' shared command-line pieces (emoavatar.training)."""
 
 import pytest
-from emoavatar.training import RESUME_HELP, add_run_options, torch_threads, trainer_parser
+from emoavatar.training import RESUME_HELP, add_run_options, torch_threads, trainer_parser, with_torch_threads
 
 
 def test_trainer_parser_requires_data_and_out_and_adds_the_run_options(capsys):
@@ -36,3 +36,25 @@ def test_torch_threads_restores_the_count():
     assert torch.get_num_threads() == before
     with torch_threads(0):
         assert torch.get_num_threads() == before
+
+
+def test_with_torch_threads_runs_a_trainer_under_its_own_threads_option():
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+
+    @with_torch_threads
+    def train(args, log, scale=1):
+        """Doc kept."""
+        if args.fail:
+            raise RuntimeError("a failed run")
+        return torch.get_num_threads() * scale, log
+
+    p = trainer_parser("demo")
+    add_run_options(p, threads=before + 1)
+    p.add_argument("--fail", action="store_true")
+    assert train(p.parse_args([]), "log", scale=2) == (2 * (before + 1), "log")  # arguments passed through
+    assert torch.get_num_threads() == before and train.__doc__ == "Doc kept." and train.__name__ == "train"
+    assert train(p.parse_args(["--threads", "0"]), None)[0] == before  # 0: torch's own setting
+    with pytest.raises(RuntimeError):
+        train(p.parse_args(["--fail"]), None)
+    assert torch.get_num_threads() == before

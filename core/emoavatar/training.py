@@ -3,15 +3,19 @@
 Every in-repo trainer builds its parser with :func:`trainer_parser` (``prog``, the module docstring as the
 description, the usual required ``--data``/``--out``), adds its own options, then ends with
 :func:`add_run_options` (``--resume``, ``--seed``, ``--device``, ``--threads``), so the common flags read
-the same everywhere. :func:`torch_threads` applies ``--threads`` for the length of a run. No torch import at
-module level: the core does not depend on torch, the trainers that call :func:`torch_threads` do.
+the same everywhere. :func:`torch_threads` applies ``--threads`` for the length of a run; a trainer's
+``train(args, ...)`` decorated with :func:`with_torch_threads` runs under its own ``args.threads``. No torch import
+at module level: the core does not depend on torch, the trainers that call :func:`torch_threads` do.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
+
+R = TypeVar("R")
 
 #: ``--resume`` of the trainers that keep a checkpoint at ``--out`` and an optimizer state beside it
 #: (:mod:`emoavatar.optimizer_state`)
@@ -61,3 +65,15 @@ def torch_threads(n: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def with_torch_threads(train: Callable[..., R]) -> Callable[..., R]:
+    """Decorator of a trainer's ``train(args, ...)``: runs it with ``args.threads`` torch threads
+    (:func:`torch_threads`: 0 leaves torch's setting; the previous count is restored afterwards)."""
+
+    @functools.wraps(train)
+    def run(args: argparse.Namespace, *rest, **options) -> R:
+        with torch_threads(args.threads):
+            return train(args, *rest, **options)
+
+    return run

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 from emoavatar.errors import ConfigError
 from emoavatar.optimizer_state import load_optimizer, optimizer_path, save_optimizer
+from emoavatar.training import add_run_options, trainer_parser, with_torch_threads
 
 from .audio import pool_features
 from .data import PARAPHRASES, Clip, load_clips, prepare
@@ -41,10 +42,8 @@ KAPPA = 0.5
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="emoavatar train moee-latents", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", required=True, help="folder of prepared clips (.npz), written by --prepare")
-    p.add_argument("--out", required=True, help="checkpoint path (.safetensors; .json beside it)")
+    p = trainer_parser("moee-latents", __doc__, data="folder of prepared clips (.npz), written by --prepare",
+                       out="checkpoint path (.safetensors; .json beside it)")
     p.add_argument("--prepare", nargs=2, metavar=("LAYOUT", "ROOT"), help="first prepare clips from a dataset "
                    "(mead, crema-d, manifest) into --data")
     p.add_argument("--encoder", action="append", help="audio encoder(s) for --prepare (default: prosody)")
@@ -58,17 +57,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--text-model", help="transformers text encoder (default: the packaged MiniLM)")
     p.add_argument("--save-every", type=int, default=500)
     p.add_argument("--log-every", type=int, default=50)
-    p.add_argument("--resume", action="store_true", help="continue from --out and its optimizer state")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1, help="torch threads (0 = torch default; the model is small, "
-                   "one thread is fastest)")
+    add_run_options(p, device=False, threads=1,
+                    threads_help="torch threads (0 = torch default; the model is small, one thread is fastest)")
     return p.parse_args(argv)
-
-
-
-
-
-
 
 
 class Batches:
@@ -154,7 +145,9 @@ def latent_separation(model, clips: list[Clip], kinds: list[str], window: float,
     return {"same": float(np.mean(same)), "other": float(np.mean(other)), "nearest": hits / max(total, 1)}
 
 
+@with_torch_threads
 def train(args: argparse.Namespace) -> dict:
+    """Train (``--threads`` for the run's length, restored afterwards); returns the final report (the tests read it)."""
     import torch
     import torch.nn.functional as F
 
@@ -163,8 +156,6 @@ def train(args: argparse.Namespace) -> dict:
 
     if args.steps < 1 or args.batch < 2:
         raise ConfigError(f"--steps must be >= 1 and --batch >= 2 (got {args.steps}, {args.batch})")
-    if args.threads:
-        torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     out = Path(args.out).with_suffix(".safetensors")
     if args.prepare:

@@ -81,7 +81,7 @@ class PhonemeEncoder(AudioEncoder):
         super().__init__(config or PhonemesConfig())
         c = self.config
         self._sphinx = SphinxPhones(phone_lm=c.phone_lm, language_weight=c.language_weight,
-                                    acoustic_model=c.acoustic_model, dictionary=c.dictionary)
+                                    acoustic_model=c.acoustic_model, dictionary=c.dictionary, phone_beam=c.phone_beam)
 
     # -----------------------------------------------------------------------------------
     def phones(self, samples: np.ndarray, transcript: str | None, gate: np.ndarray) -> tuple[list[Segment], dict]:

@@ -28,6 +28,9 @@ SAMPLE_RATE = 16000
 FRAME_RATE = 100  # pocketsphinx frames per second (-frate)
 DITHER_LSB = 2.0
 PCM_PIECE = 1 << 16
+#: Recognition's phone-transition beam (``-pbeam``; pocketsphinx's default 1e-48). 1e-10 cuts the
+#: allphone search's CPU to ~0.77x with >= 99.4 % of 10 ms frames keeping their phone (README).
+PHONE_BEAM = 1e-10
 
 Segment = tuple[str, float, float]  # (phone, start_s, end_s)
 
@@ -122,9 +125,11 @@ class SphinxPhones:
     """Uses the decoders (lazily built, shared per process, guarded by :data:`SPHINX_LOCK`)."""
 
     def __init__(self, *, phone_lm: str = "en-us-phone", language_weight: float = 2.0,
-                 acoustic_model: str | None = None, dictionary: str | None = None) -> None:
+                 acoustic_model: str | None = None, dictionary: str | None = None,
+                 phone_beam: float = PHONE_BEAM) -> None:
         self.phone_lm = phone_lm
         self.language_weight = language_weight
+        self.phone_beam = phone_beam
         self.acoustic_model = acoustic_model
         self.dictionary = dictionary
         self._recogniser = None
@@ -135,7 +140,7 @@ class SphinxPhones:
     def options(self) -> dict:
         """The constructor's arguments (to build the same decoders in another process)."""
         return {"phone_lm": self.phone_lm, "language_weight": self.language_weight,
-                "acoustic_model": self.acoustic_model, "dictionary": self.dictionary}
+                "acoustic_model": self.acoustic_model, "dictionary": self.dictionary, "phone_beam": self.phone_beam}
 
     @contextlib.contextmanager
     def session(self):
@@ -171,13 +176,13 @@ class SphinxPhones:
 
             def build():
                 kw = {"allphone": lm} if lm else {"lm": None}
-                dec = self._decoder(lw=self.language_weight, **kw)
+                dec = self._decoder(lw=self.language_weight, pbeam=self.phone_beam, **kw)
                 if not lm:
                     dec.add_allphone_file("_phones", None)
                     dec.activate_search("_phones")
                 return dec
 
-            key = ("recognise", *self._paths(), lm, lm and _mtime(lm), float(self.language_weight))
+            key = ("recognise", *self._paths(), lm, lm and _mtime(lm), float(self.language_weight), float(self.phone_beam))
             self._recogniser = shared_decoder(key, build)
         return self._recogniser
 

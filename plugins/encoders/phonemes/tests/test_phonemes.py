@@ -228,3 +228,15 @@ def test_decoders_are_loaded_once_per_process_and_decode_as_fresh_ones(monkeypat
     other = PhonemeEncoder(PhonemesConfig(language_weight=5.0))
     other.encode(audio, _ctx(audio))
     assert other._sphinx._recogniser is not first._sphinx._recogniser  # other options, other decoder
+
+
+def test_narrow_phone_beam_reaches_the_decoder_and_keeps_the_phones(kit_audio, run_context):
+    """The default phone-transition beam (1e-10, issue 11's speed work) is the recogniser's -pbeam and
+    recognises the kit speech exactly as pocketsphinx's own default (1e-48) does."""
+    narrow = PhonemeEncoder(PhonemesConfig(parallel=False))
+    wide = PhonemeEncoder(PhonemesConfig(parallel=False, phone_beam=1e-48))
+    assert narrow._sphinx.options["phone_beam"] == 1e-10  # the helper process builds the same decoder
+    assert narrow._sphinx.recogniser.config["pbeam"] == pytest.approx(1e-10)
+    assert wide._sphinx.recogniser.config["pbeam"] == pytest.approx(1e-48)
+    a, b = narrow.encode(kit_audio, run_context), wide.encode(kit_audio, run_context)
+    assert a.meta["phones"] == b.meta["phones"] and np.array_equal(a.values, b.values)

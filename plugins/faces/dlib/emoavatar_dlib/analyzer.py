@@ -8,6 +8,7 @@ instead of importing it. Models load on first use and are cached per process.
 from __future__ import annotations
 
 import importlib.util
+import math
 import threading
 from functools import cache
 from pathlib import Path
@@ -133,6 +134,57 @@ class DlibFaceAnalyzer(FaceAnalyzer):
             faces.append(Face(box=tuple(float(v) for v in clipped), landmarks=lm, score=score))
         faces.sort(key=_area, reverse=True)
         return faces
+
+    def analyze(self, image: np.ndarray, *, source: str = "image", embed: bool = True) -> Face:
+        """The main face as :meth:`FaceAnalyzer.analyze` finds it, first looking only for large faces
+        (``main_face_share``; same boxes, so the same landmarks), then, if needed, for all."""
+        face = self._large_main_face(image)
+        if face is None:
+            return super().analyze(image, source=source, embed=embed)
+        if embed:
+            face.embedding = np.asarray(self.embed(image, face), dtype=np.float32)
+        return face
+
+    def _large_main_face(self, image: np.ndarray) -> Face | None:
+        """The main face found on the coarse pyramid levels only (:mod:`.pyramid`), or None unless it was
+        found at least one level above the coarsest level scanned: a face the skipped, finer levels hold
+        is then at most 1/1.44 of its width, too small to be the main face (``main_face``'s 0.8 area rule)."""
+        import cv2
+        import dlib
+        from emoavatar.geometry import main_face
+
+        from .pyramid import WINDOW_LEVEL_WIDTH, detect_from_level
+
+        cfg = self.config
+        image = _as_rgb(image)
+        h, w = image.shape[:2]
+        scale = min(1.0, cfg.max_side / float(max(h, w)))
+        side = min(h, w) * scale * cfg.main_face_share * 2 ** cfg.upsample / (WINDOW_LEVEL_WIDTH + 1)
+        skip = int(math.floor(math.log(side) / math.log(1.2))) - 1 if side > 0 else 0
+        if cfg.detector != "hog" or skip < 1:
+            return None
+        small = image
+        if scale < 1.0:
+            small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        hits = detect_from_level(self._model("hog"), small, cfg.upsample, skip, cfg.min_score)
+        if not hits:
+            return None
+        sx, sy = w / small.shape[1], h / small.shape[0]
+        faces, found = [], {}
+        for box, score, level in hits:  # boxes clipped as detect() clips them
+            box = box * np.array([sx, sy, sx, sy])
+            clipped = (max(0.0, box[0]), max(0.0, box[1]), min(float(w), box[2]), min(float(h), box[3]))
+            faces.append(Face(box=tuple(float(v) for v in clipped), landmarks=np.zeros((68, 2), np.float32), score=score))
+            found[id(faces[-1])] = box, level
+        faces.sort(key=_area, reverse=True)  # detect()'s order: main_face breaks ties by it
+        best = main_face(faces)
+        box, level = found[id(best)]
+        if level < 1:
+            return None
+        rect = dlib.rectangle(*[round(v) for v in (box[0], box[1], box[2] - 1, box[3] - 1)])
+        shape = self._model("shape")(image, rect)
+        best.landmarks = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
+        return best
 
     def fit(self, image: np.ndarray, box: tuple[float, float, float, float]) -> Face | None:
         """68 landmarks fitted by the shape predictor inside ``box`` (x0, y0, x1, y1), as if the detector

@@ -20,6 +20,10 @@ class DlibConfig(BaseModel):
                           "faces (the HOG detector finds faces of about 80/2**upsample px)")
     max_side: int = Field(640, ge=64, description="images whose longer side exceeds this are downscaled for "
                           "detection only; landmarks are always fitted on the full-resolution image")
+    main_face_share: float = Field(0.15, ge=0, le=1, description="HOG: analyze() (the portrait's main face) first "
+                                   "scans only the pyramid levels of faces at least this share of the image's shorter "
+                                   "side, with the very boxes and scores of the full scan (pyramid.py), and falls back "
+                                   "to the full scan when the main face is not clearly among them; 0: always the full scan")
     jitters: int = Field(0, ge=0, le=100, description="embedding: average over this many randomly jittered "
                          "crops (>1 is slower and not bit-reproducible between calls)")
     min_score: float = Field(0.0, description="HOG: detection threshold added to the detector's own (lower finds "

@@ -24,7 +24,7 @@ import numpy as np
 from emoavatar.emotions import EMOTIONS
 from emoavatar.errors import ConfigError
 from emoavatar.optimizer_state import load_optimizer, optimizer_path, save_optimizer
-from emoavatar.training import add_run_options, torch_threads, trainer_parser
+from emoavatar.training import add_run_options, trainer_parser, with_torch_threads
 
 
 def clip_paths(data: str | Path) -> list[Path]:
@@ -181,13 +181,9 @@ def evaluate(model, hyper, val: list[dict[str, Any]], context: int, rho: float, 
     return {"val_loss": tot / max(n, 1), "val_reg": reg / max(n, 1)} if n else {}
 
 
+@with_torch_threads
 def train(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run training (``--threads`` for its length); returns ``{"history": [...], "out": path}`` (used by the tests)."""
-    with torch_threads(args.threads):
-        return _train(args, log)
-
-
-def _train(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
     import torch
 
     from .a2e import build_model, default_arch, load_checkpoint, save_checkpoint

@@ -152,6 +152,7 @@ class FacsRigGenerator(MotionGenerator):
                 "mouth_open": mouth_open.astype(np.float32),
                 "teeth": teeth.astype(np.float32),
                 "own_mouth": own_mouth.astype(np.float32),
+                "au_change": (act - o[None]).astype(np.float32),  # beyond the portrait's own (renderer shading)
             },
             fps=fps,
             meta={"au_names": CHANNELS, "au": act.astype(np.float32), "iod": frame.iod, "face_size": face_size,

@@ -357,3 +357,17 @@ def test_utterance_holds_through_short_pauses():
     u = utterance(s, 25.0, 0.4)
     assert u[20:25].min() > 0.8  # a 0.2 s pause is still speaking
     assert u[-20:].max() < 0.05  # a 2 s silence is not
+
+
+def test_au_change_track_is_the_change_from_the_portraits_own_expression(kit_portrait):
+    """``au_change [T, C]`` (for the renderer's expression shading): the activations minus the
+    portrait's own, columns in ``meta["au_names"]`` order; the smile asked sad releases AU12."""
+    m = run(kit_portrait, {"sad": 1})
+    names, own = m.meta["au_names"], m.meta["own_au"]
+    change = m.tracks["au_change"]
+    assert change.shape == (len(m), len(names))
+    expected = m.meta["au"] - np.array([own.get(c, 0.0) for c in names], np.float32)[None]
+    np.testing.assert_allclose(change, expected, atol=1e-5)
+    assert change[:, names.index("AU12")].max() < -0.3 and change[:, names.index("AU15")].min() > 0.5
+    additive = run(kit_portrait, {"sad": 1}, cfg={"retarget": False})
+    np.testing.assert_allclose(additive.tracks["au_change"], additive.meta["au"])  # nothing of its own removed

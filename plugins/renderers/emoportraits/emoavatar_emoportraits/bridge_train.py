@@ -25,7 +25,7 @@ from typing import Callable
 
 import numpy as np
 from emoavatar.optimizer_state import load_optimizer, optimizer_path, save_optimizer
-from emoavatar.training import add_run_options, torch_threads, trainer_parser
+from emoavatar.training import add_run_options, trainer_parser, with_torch_threads
 
 from .bridge_features import bridge_inputs, mouth_opening
 from .speech_fit import pearson
@@ -203,13 +203,10 @@ def load_pairs(args: argparse.Namespace, log: Callable[[str], None]) -> Pairs:
     return pairs
 
 
+@with_torch_threads
 def train(args: argparse.Namespace, log: Callable[[str], None] = print, pairs: Pairs | None = None) -> dict:
-    """Fit and save; returns ``{"out", "history", "metrics"}`` (the tests read them)."""
-    with torch_threads(args.threads):
-        return _train(args, log, pairs)
-
-
-def _train(args: argparse.Namespace, log: Callable[[str], None], pairs: Pairs | None) -> dict:
+    """Fit and save (``--threads`` for the run's length); returns ``{"out", "history", "metrics"}`` (the tests read
+    them)."""
     import torch
 
     from .bridge_model import POSE_DIM, LandmarkBridge, read_bridge, save_bridge

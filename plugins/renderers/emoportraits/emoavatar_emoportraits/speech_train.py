@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 import numpy as np
 from emoavatar.optimizer_state import load_optimizer, optimizer_path, save_optimizer
-from emoavatar.training import add_run_options, torch_threads, trainer_parser
+from emoavatar.training import add_run_options, trainer_parser, with_torch_threads
 
 from .train_options import add_stage1_options
 
@@ -179,14 +179,10 @@ def evaluate(mode, val: list[tuple], pose_weight: float) -> dict[str, float]:
             "val_r_weighted": float((np.asarray(rs) * w).sum() / w.sum())}
 
 
+@with_torch_threads
 def train(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run training (``--threads`` for its length); returns ``{"history", "out", "train", "val", "mode"}``
     (used by the tests)."""
-    with torch_threads(args.threads):
-        return _train(args, log)
-
-
-def _train(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
     import torch
     from emoavatar.errors import ConfigError
 

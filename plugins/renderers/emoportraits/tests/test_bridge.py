@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from emoavatar.cli import main as cli
+from training_rig import RIG_PINNED
 
 ROOT = Path(__file__).resolve().parents[4]
 EXAMPLE = ROOT / "examples" / "facs-rig-emoportraits.yaml"
@@ -107,14 +108,18 @@ def test_validate_accepts_the_chain_and_refuses_it_without_the_bridge():
 @pytest.fixture(scope="module")
 def pairs(tmp_path_factory, tiny_checkpoint, tiny_architecture):
     """Three 2 s clips of the default pipeline (different emotions, so the landmarks vary) -> training pairs,
-    extracted by the trainer's command line (``--steps 0``: extraction and the held-out report only)."""
+    extracted by the trainer's command line (``--steps 0``: extraction and the held-out report only). The rig's
+    mouth and expression options are pinned (:data:`training_rig.RIG_PINNED`: the visemes alone move the mouth
+    while speaking) and so are its blinks and head motion (the default's, which the bridge learns as pose), so
+    retuning facs-rig's defaults does not change the data these assertions were measured on."""
     from emoavatar.testing.data import kit_portrait_path, kit_speech_path
     from emoavatar_emoportraits.bridge_train import Pairs
 
     folder = tmp_path_factory.mktemp("clips")
     for emotion in EMOTIONS:
         rc = cli(["run", str(ROOT / "examples" / "default.yaml"), "-o", str(folder / f"{emotion}.mp4"), "-q",
-                  "--emotion", emotion, "--portrait", str(kit_portrait_path()), "--audio", str(kit_speech_path())])
+                  "--emotion", emotion, "--portrait", str(kit_portrait_path()), "--audio", str(kit_speech_path()),
+                  *RIG_PINNED, "--set", "motion.with.blink_rate_per_min=17", "--set", "motion.with.head_motion=1.0"])
         assert rc == 0
     cache = folder / "pairs.npz"
     rc = cli(["train", "landmarks-to-emoportraits", "--data", str(folder), "--pairs", str(cache),
@@ -136,13 +141,17 @@ def test_training_lowers_validation_loss_and_predicts_the_mouth_component(pairs,
                  "--log-every", "50", "--threads", "1"]
     result = train(parse_args([*args_list, "--steps", "150"]), log=lambda s: None, pairs=data)
     m = result["metrics"]
-    # measured (tiny random-weight stage-1 model, 114 training / 36 held-out frames): validation loss
-    # 1.21 (untrained = no change) -> 0.77, mouth PC r 0.67, z error ratio 0.62 (see the plugin README)
+    # measured (tiny random-weight stage-1 model, 114 training / 36 held-out frames, rig pinned): validation loss
+    # 1.34 (untrained = no change, ratio 1) -> 0.99 (ratio 0.74), mouth PC r 0.57 (train |r| with the lip gap 0.83),
+    # z error ratio 0.79 (see the plugin README); over --seed 0..3 the ratio 0.73-0.75, r 0.51-0.57, z error ratio
+    # 0.79-0.82; the untrained bridge r 0.15. The bounds keep >= 0.05 from the worst seed and fail the untrained bridge.
+    # (On the rig before issue 11's readability change 1.21 -> 0.77, r 0.67, z error ratio 0.62; on the defaults
+    # since, unpinned, 1.19 -> 1.05 (0.88), z error ratio 0.94: these bounds fail that.)
     assert m["held_out_frames"] >= 30
     assert m["val_loss_end"] < 0.8 * m["val_loss_start"], m  # the untrained bridge predicts no change
     assert m["mouth_pc_gap_r_train"] > 0.5, m  # the chosen latent component does follow the lips
-    assert m["mouth_pc_r"] > 0.5, m  # predicted vs true mouth component on held-out frames
-    assert m["z_error_ratio"] < 0.85, m
+    assert m["mouth_pc_r"] > 0.45, m  # predicted vs true mouth component on held-out frames
+    assert m["z_error_ratio"] < 0.88, m
     again = train(parse_args([*args_list, "--steps", "20", "--resume"]), log=lambda s: None, pairs=data)
     assert [h["step"] for h in again["history"]][-2:] == [150, 170]  # continued from the saved step
 

@@ -9,13 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from emoavatar.cli import main as cli
+from training_rig import RIG_PINNED
 
 ROOT = Path(__file__).resolve().parents[4]
 #: the demo speech cut at its pauses into four sentences (seconds): all four spoken neutrally, the first two also
 #: happy and sad; "feel" is held out (kept small: every frame goes through the stage-1 embedders)
 CUTS = {"hello": (0.4, 1.5), "talking_head": (1.65, 2.95), "today": (4.05, 4.75), "feel": (4.75, 6.35)}
-#: facs-rig without blinks and with little head motion: what varies within a clip is mostly the mouth
-RIG = ("--set", "motion.with.blink_rate_per_min=0", "--set", "motion.with.head_motion=0.3")
+#: facs-rig without blinks and with little head motion: what varies within a clip is mostly the mouth; its mouth
+#: and expression options pinned too (:data:`training_rig.RIG_PINNED`: the visemes alone move the mouth while
+#: speaking), so retuning the rig's defaults does not change the data the assertions were measured on
+RIG = ("--set", "motion.with.blink_rate_per_min=0", "--set", "motion.with.head_motion=0.3", *RIG_PINNED)
 SPOKEN = {"neutral": tuple(CUTS), "happy": ("hello", "talking_head"), "sad": ("hello", "talking_head")}
 
 
@@ -81,7 +84,10 @@ def trained(talking_clips, tiny_checkpoint, tiny_architecture, tmp_path_factory)
 def test_training_lowers_val_loss_and_predicts_the_mouth(trained):
     h = trained["history"]
     first, last = h[0], h[-1]
-    # measured (1 thread): val_loss 0.97 -> 0.61, Pearson r 0.14 -> 0.53 (mean over the 4 mouth components)
+    # measured (1 thread, rig pinned): val_loss 1.11 -> 0.65 (ratio 0.59), Pearson r 0.13 -> 0.53 (mean over the
+    # 4 mouth components); on the rig before issue 11's readability change 1.12 -> 0.72, r -0.04 -> 0.51; on its
+    # defaults since, unpinned, 0.96 -> 0.81 (0.84): the loss margin below fails that. The tiny setup depends on the
+    # seed (--seed 0..3 in a separate run: ratio 0.57, 0.66, 0.61, 0.98; the rig before: 0.60-0.77); this runs seed 0
     assert last["val_loss"] < 0.8 * first["val_loss"], h
     assert last["val_r"] > 0.3 and last["val_r"] > first["val_r"] + 0.2, (first, last)
     val = trained["val"]

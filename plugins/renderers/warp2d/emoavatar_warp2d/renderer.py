@@ -17,6 +17,7 @@ from emoavatar.types import Motion, Portrait
 from .eyes import EYES, EyePainter, close_lids
 from .mesh import Mesh, build_mesh, face_frame
 from .mouth import MouthPainter
+from .shading import ExpressionShader
 from .spec import Warp2DConfig
 from .warp import build_map, warp
 
@@ -49,6 +50,7 @@ class Warp2DRenderer(Renderer):
         iod = self.mesh.iod
         self._mouth = MouthPainter(image, lm, iod, cfg.teeth, cfg.feather) if cfg.mouth_fill else None
         self._eyes = EyePainter(image, lm, iod, cfg.feather)
+        self._shader: ExpressionShader | None = None
 
     # -- per chunk ---------------------------------------------------------------------
     def render(self, motion: Motion, ctx: RunContext | None = None) -> np.ndarray:
@@ -56,12 +58,32 @@ class Warp2DRenderer(Renderer):
             raise RuntimeError("Warp2DRenderer.render() called before prepare(portrait)")
         tracks, blink = self._check(motion)
         teeth, own_mouth = self._hint(motion, "teeth", len(tracks)), self._hint(motion, "own_mouth", len(tracks))
+        shader, change = self._au_change(motion, len(tracks))
         frames = np.empty((len(tracks), *self._image.shape), np.uint8)
+        rest = None if shader is None else np.asarray(self._portrait.face.landmarks, np.float64)
         for i, lm in enumerate(tracks):  # drawn in place: no copy per frame
             self.render_frame(lm, float(blink[i]) if blink is not None else 0.0,
                               None if teeth is None else float(teeth[i]),
-                              1.0 if own_mouth is None else float(own_mouth[i]), out=frames[i])
+                              1.0 if own_mouth is None else float(own_mouth[i]), out=frames[i],
+                              source=None if shader is None else shader.shaded(self._image, rest, change[i]))
         return frames
+
+    def _au_change(self, motion: Motion, n: int) -> tuple[ExpressionShader | None, np.ndarray | None]:
+        """The optional ``au_change [T, A]`` track (FACS AU intensities beyond the portrait's own,
+        columns named by ``meta["au_names"]``) and the shader that draws it; ``(None, None)`` when
+        absent or ``shading`` is 0."""
+        x = motion.tracks.get("au_change")
+        if x is None or self.config.shading <= 0:
+            return None, None
+        names = list(motion.meta.get("au_names") or [])
+        x = np.asarray(x, dtype=np.float64)
+        if x.shape != (n, len(names)) or not np.isfinite(x).all():
+            raise PortError(f"motion au_change track must be [T, {len(names)}] finite values (one column per "
+                            f"meta['au_names']), got shape {x.shape}", fix="connect a motion generator that produces "
+                            "motion:landmarks68 with AU names, e.g. facs-rig")
+        if self._shader is None or list(self._shader.names) != names:  # kept across chunks (its cache)
+            self._shader = ExpressionShader(names, self.config.shading)
+        return self._shader, x
 
     @staticmethod
     def _hint(motion: Motion, name: str, n: int) -> np.ndarray | None:
@@ -76,23 +98,26 @@ class Warp2DRenderer(Renderer):
         return np.clip(x, 0.0, 1.0)
 
     def render_frame(self, lm: np.ndarray, blink: float = 0.0, teeth: float | None = None,
-                     own_mouth: float = 1.0, out: np.ndarray | None = None) -> np.ndarray:
+                     own_mouth: float = 1.0, out: np.ndarray | None = None,
+                     source: np.ndarray | None = None) -> np.ndarray:
         """One frame for target landmarks ``lm [68, 2]`` (portrait pixels) and a blink amount;
         ``teeth`` (0..1) bares more upper teeth in an opened mouth, ``own_mouth`` (0..1) is the
         share of the portrait's own lip gap the frame keeps (the cavity is painted beyond it).
-        ``out`` (uint8 [H, W, 3]) receives the frame instead of a new array."""
+        ``out`` (uint8 [H, W, 3]) receives the frame instead of a new array; ``source`` replaces
+        the portrait as the image warped (the portrait with expression shading painted on its skin)."""
         lm_open = np.asarray(lm, dtype=np.float64)
         lm_t = close_lids(lm_open, blink)
         src = self.mesh.points
         dst = self.mesh.target_points(lm_t)
         h, w = self._image.shape[:2]
         built = build_map(src, dst, self.mesh.triangles, self._order, h, w, self.config.map_scale)
+        image = self._image if source is None else source
         if built is None:
-            frame = self._image.copy() if out is None else np.copyto(out, self._image) or out
+            frame = image.copy() if out is None else np.copyto(out, image) or out
         else:
             bbox, map_x, map_y = built
             self._eyeballs(lm_t, bbox, map_x, map_y)
-            frame = warp(self._image, bbox, map_x, map_y, out=out)
+            frame = warp(image, bbox, map_x, map_y, out=out)
         _, _, iod = face_frame(lm_t)
         if self._mouth is not None:
             self._mouth.paint(frame, lm_t, iod, teeth, own_mouth)

@@ -22,6 +22,9 @@ class Warp2DConfig(BaseModel):
                                    "head motion (hair moves with the head); must be below ring_scale")
     border_margin: float = Field(0.05, ge=0.0, le=0.5, description="fixed frame points this fraction of the image size "
                                  "outside the border")
+    shading: float = Field(1.0, ge=0.0, le=2.0, description="strength of the expression shading drawn from the motion's "
+                           "optional au_change track (furrows and folds of FACS AUs 1, 2, 4, 6, 7, 9, 10, 12, 17; the "
+                           "portrait's own folds flattened where it releases AU1/2, 4, 6, 12; 0: none)")
     map_scale: float = Field(1.0, gt=0.1, le=1.0, description="build the warp map at this fraction of the resolution "
                              "and upsample it (faster for big images; the map is piecewise linear)")
 

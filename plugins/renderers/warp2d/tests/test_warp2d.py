@@ -312,3 +312,46 @@ def test_mouth_hints_from_the_motion_generator():
     assert lum(bared) > lum(hidden) + 5
     with pytest.raises(PortError, match="teeth"):
         r.render(motion(wide, teeth=np.full(1, np.nan, np.float32)), CTX)
+
+
+def test_expression_shading_from_au_change():
+    """``au_change`` (AU intensities beyond the portrait's own, named by ``meta["au_names"]``):
+    AU4 darkens the glabella between the brows and nowhere far from the face; AU12 the nasolabial
+    folds; a released smile (AU12 < 0) smooths the portrait's own folds; ``shading: 0`` or no
+    track leaves the frame as the warp alone draws it; a malformed track is a PortError."""
+    p = load_kit()
+    lm = p.face.landmarks.astype(np.float64)
+    names = ["AU1", "AU4", "AU12", "AU26"]
+
+    def shaded(change, **cfg):
+        m = motion(lm, au_change=np.asarray([change], np.float32))
+        m.meta["au_names"] = names
+        return renderer(p, **cfg).render(m, CTX)[0].astype(np.float64)
+
+    plain = renderer(p).render(motion(lm), CTX)[0].astype(np.float64)
+    np.testing.assert_array_equal(shaded([0, 0, 0, 0]), plain)
+    np.testing.assert_array_equal(shaded([0, 1.6, 1.6, 0], shading=0.0), plain)
+    np.testing.assert_array_equal(shaded([0, 0, 0, 1.6]), plain)  # AU26 has no shading (the warp opens the jaw)
+    iod = p.face.size
+    g = 0.5 * (lm[21] + lm[22])
+    gx, gy = np.round(g + [0, -0.08 * iod]).astype(int)
+    brows = shaded([0, 1.6, 0, 0])
+    glabella = np.s_[gy - 6:gy + 2, gx - 6:gx + 7]
+    assert brows[glabella].mean() < plain[glabella].mean() - 4  # the furrows between the brows
+    diff = np.abs(brows - plain).sum(2)
+    assert diff[:, :int(lm[:, 0].min()) - 5].max() == 0 and diff[int(lm[8, 1]) + 5:].max() == 0  # only on the face
+    nl = np.round(0.5 * (lm[31] + lm[48]) + [-0.12 * iod, 0]).astype(int)  # beside the left nose wing/corner
+    fold = np.s_[nl[1] - 3:nl[1] + 4, nl[0] - 3:nl[0] + 4]
+    assert shaded([0, 0, 1.6, 0])[fold].mean() < plain[fold].mean() - 3
+    released = shaded([0, 0, -1.6, 0])  # the portrait's own smile folds blurred: less local contrast
+    lap = lambda im: np.abs(cv2.Laplacian(cv2.cvtColor(im.astype(np.uint8), cv2.COLOR_RGB2GRAY), cv2.CV_64F))[fold].mean()  # noqa: E731
+    assert lap(released) < 0.8 * lap(plain)
+    with pytest.raises(PortError, match="au_change"):
+        shaded([0, 1.6])
+    # painted on the portrait once per (quantised) change: a held expression costs one painting
+    r = renderer(p)
+    held = motion(np.repeat(lm[None], 6, 0), au_change=np.tile(np.float32([[0, 1.6, 0, 0]]), (6, 1)))
+    held.meta["au_names"] = names
+    frames = r.render(held, CTX)
+    assert len(r._shader._cache) == 1 and (frames == frames[:1]).all()
+    np.testing.assert_array_equal(frames[0], brows)
