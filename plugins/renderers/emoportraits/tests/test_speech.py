@@ -86,8 +86,9 @@ def test_training_lowers_val_loss_and_predicts_the_mouth(trained):
     first, last = h[0], h[-1]
     # measured (1 thread, rig pinned): val_loss 1.11 -> 0.65 (ratio 0.59), Pearson r 0.13 -> 0.53 (mean over the
     # 4 mouth components); on the rig before issue 11's readability change 1.12 -> 0.72, r -0.04 -> 0.51; on its
-    # defaults since, unpinned, 0.96 -> 0.81 (0.84): the loss margin below fails that. The tiny setup depends on the
-    # seed (--seed 0..3 in a separate run: ratio 0.57, 0.66, 0.61, 0.98; the rig before: 0.60-0.77); this runs seed 0
+    # defaults since, unpinned, 0.96 -> 0.81 (0.84), and with warp2d's shading on 0.90 -> 1.09: the margin fails both.
+    # The tiny setup depends on the seed (--seed 0..3 in a separate run: ratio 0.57, 0.66, 0.61, 0.98; the rig
+    # before: 0.60-0.77); this runs seed 0
     assert last["val_loss"] < 0.8 * first["val_loss"], h
     assert last["val_r"] > 0.3 and last["val_r"] > first["val_r"] + 0.2, (first, last)
     val = trained["val"]

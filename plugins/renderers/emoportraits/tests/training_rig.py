@@ -11,12 +11,14 @@ these training assertions; only a change of the rig's mechanics can.
 
 #: The emotional jaw fully replaced by the visemes while speaking (``jaw_yield`` 1; ``speech_dominance`` 0.9 as
 #: for the lip closers), the expression gain, and the prototypes of the emotions the tests render (happy as before
-#: issue 11's readability change; surprised and sad as they are).
+#: issue 11's readability change; surprised and sad as they are); warp2d's AU-driven shading, added for readability
+#: after these tests were measured, is off (with it the speech mode's held-out loss rose 0.90 -> 1.09).
 RIG_PINNED = (
     "--set", "motion.with.jaw_yield=1.0",
     "--set", "motion.with.speech_dominance=0.9",
     "--set", "motion.with.expression_scale=1.6",
     "--set", "motion.with.mouth_scale=1.0",
+    "--set", "renderer.with.shading=0",  # warp2d's expression shading (furrows, folds) off: also a readability feature
     "--set", "motion.with.prototypes={happy: {AU6: 0.8, AU12: 1.0, AU25: 0.6}, "
              "surprised: {AU1: 1.0, AU2: 1.0, AU5: 0.9, AU26: 0.8}, sad: {AU1: 1.0, AU4: 0.6, AU15: 0.9, AU17: 0.3}}",
 )
