@@ -16,7 +16,8 @@ EMOTIONS = ("happy", "surprised")
 #: expressions at the rig's strongest (3.0, default 1.6): the surprised brows rise ~1 px at 32 px. The options that
 #: shape the two expressions are pinned (the experts and the speech yield of the jaw), so that retuning facs-rig's
 #: defaults does not change this data: the emotional jaw yields to speech as much as the lip closers
-#: (``jaw_yield`` = ``speech_dominance``), and the experts are given here.
+#: (``jaw_yield`` = ``speech_dominance``), and the experts are given here; warp2d renders without its expression
+#: shading (furrows and folds, also tuned for readability), which moved this data when it arrived.
 RIG = {"head_motion": 3.0, "mouth_scale": 2.0, "expression_scale": 3.0, "speech_dominance": 0.9, "jaw_yield": 0.9,
        "prototypes": {"happy": {"AU6": 0.8, "AU12": 1.0, "AU25": 0.6},
                       "surprised": {"AU1": 1.0, "AU2": 1.0, "AU5": 0.9, "AU26": 0.8}}}
@@ -54,6 +55,7 @@ def render_kit_clips(work: Path, rig: dict = RIG) -> dict:
     spec = yaml.safe_load((ROOT / "examples" / "default.yaml").read_text())
     spec.pop("inputs", None)
     spec["motion"] = {"use": "facs-rig", "with": rig}
+    spec["renderer"] = {"use": "warp2d", "with": {"shading": 0.0}}  # warp2d's expression shading (a readability feature) off
     default = Pipeline.from_dict(spec)
     neutral = cv2.resize(portrait.image[y0:y0 + side, x0:x0 + side], (RES, RES), interpolation=cv2.INTER_AREA)
     out = {}

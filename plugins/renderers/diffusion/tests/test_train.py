@@ -48,8 +48,7 @@ def test_stage1_generates_held_out_frames_better_than_the_baselines(stage1):
     # frame); asserted is what seed 0 shows: near the mean frame, above the reference copy and, in the mouth box
     # (where the audio drives the frames), above the mean frame.
     assert m["holdout_psnr"] > m["mean_frame_psnr"] - 1.0 and m["holdout_psnr"] > m["reference_psnr"] + 0.3
-    # after merging integ (warp2d shading, dlib pyramid: other clips): 24.20 vs 25.00 dB, mouth box 21.50 vs 21.39 dB
-    assert m["mouth_psnr"] > m["mouth_mean_frame_psnr"] - 1.0
+    assert m["mouth_psnr"] > m["mouth_mean_frame_psnr"] + 0.2
 
 
 @pytest.mark.slow
@@ -168,9 +167,8 @@ def test_stage2_trains_only_experts_and_moves_expression_toward_request(stage1, 
     # measured (README): brows 0.026 (surprised) vs 0.005 (happy), stage 1 0.007; real frames 0.062 vs 0; with stage 1
     # trained from seed 1 / 2 / 3 instead: 0.040 / 0.029 / 0.023 vs 0.014 / 0.004 / 0.007 (stage 1 0.015 / 0.005 / 0.009)
     s, h, base = gen["stage2", "surprised"], gen["stage2", "happy"], gen["stage1", "happy"]
-    # after merging integ (warp2d shading, dlib pyramid: other clips) only 0.022 vs 0.016, stage 1 0.017 (README)
-    assert s["brows"] > h["brows"] + 0.004 and s["AU1"] > h["AU1"] and s["AU2"] > h["AU2"]
-    assert s["brows"] > base["brows"] + 0.004
+    assert s["brows"] > h["brows"] + 0.012 and s["AU1"] > h["AU1"] and s["AU2"] > h["AU2"]
+    assert s["brows"] > base["brows"] + 0.01
     # and the mouth/brow pixels move toward the requested emotion's frames (measured 1.89 vs -1.56 grey levels;
     # seeds 1 / 2 / 3: 1.68 vs -1.74, 2.27 vs -1.44, 2.30 vs -0.50). NOT asserted: the mouth corners (AU12) of the
     # generated frames, which stage 2 does not move (README)
