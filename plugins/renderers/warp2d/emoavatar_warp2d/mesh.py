@@ -19,6 +19,7 @@ little first, so the eye openings are unions of triangles too.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from emoavatar.types import INNER_LIPS, LEFT_EYE, RIGHT_EYE
@@ -74,6 +75,12 @@ class Mesh:
     interior: np.ndarray                    # bool [K]: triangle inside the mouth or an eye opening
     iod: float
 
+    @cached_property
+    def _forehead_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``forehead`` as index / brow / follow arrays (built once, used every frame)."""
+        return (np.array([f[0] for f in self.forehead]), np.array([f[1] for f in self.forehead]),
+                np.array([f[2] for f in self.forehead])[:, None])
+
     def target_points(self, lm: np.ndarray) -> np.ndarray:
         """All control points for target landmarks ``lm [68, 2]``."""
         src = self.points
@@ -83,9 +90,7 @@ class Mesh:
         chin = lm[8] - apply(rigid, src[8:9])[0]  # jaw drop beyond the rigid head motion
         out[self.head_ring] = apply(rigid, src[self.head_ring]) + self.head_jaw[:, None] * chin
         if self.forehead:
-            idx = np.array([f[0] for f in self.forehead])
-            brow = np.array([f[1] for f in self.forehead])
-            follow = np.array([f[2] for f in self.forehead])[:, None]
+            idx, brow, follow = self._forehead_arrays
             own = lm[brow] - apply(rigid, src[brow])  # brow motion beyond the rigid head motion
             out[idx] = apply(rigid, src[idx]) + follow * own
         return out
