@@ -100,11 +100,15 @@ def build_map(src: np.ndarray, dst: np.ndarray, tris: np.ndarray, order: np.ndar
 def warp(image: np.ndarray, bbox: tuple[int, int, int, int], map_x: np.ndarray, map_y: np.ndarray,
          out: np.ndarray | None = None) -> np.ndarray:
     """The portrait with the bbox region resampled through the backward map (into ``out`` if given)."""
-    if out is None:
-        out = image.copy()
-    else:
-        np.copyto(out, image)
     x0, y0, x1, y1 = bbox
+    if out is None:
+        out = np.empty_like(image)
+    # copy only what the remap below does not overwrite: the rows above and below the region and
+    # the columns beside it (each pixel written once)
+    out[:y0] = image[:y0]
+    out[y1:] = image[y1:]
+    out[y0:y1, :x0] = image[y0:y1, :x0]
+    out[y0:y1, x1:] = image[y0:y1, x1:]
     # drawn straight into the frame's region (no temporary of the region's size)
     region = out[y0:y1, x0:x1]
     drawn = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, dst=region, borderMode=cv2.BORDER_REPLICATE)
