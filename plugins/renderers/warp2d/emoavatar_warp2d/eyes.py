@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 from emoavatar.types import LEFT_EYE, RIGHT_EYE
@@ -42,7 +44,7 @@ def close_lids(lm: np.ndarray, blink: float) -> np.ndarray:
 
 def openness(lm: np.ndarray, eye: int) -> float:
     (a, b), (c, d) = LIDS[eye]
-    return float(np.linalg.norm(lm[a] - lm[b]) + np.linalg.norm(lm[c] - lm[d]))
+    return math.hypot(*(lm[a] - lm[b])) + math.hypot(*(lm[c] - lm[d]))
 
 
 class EyePainter:

@@ -19,6 +19,7 @@ little first, so the eye openings are unions of triangles too.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from emoavatar.types import INNER_LIPS, LEFT_EYE, RIGHT_EYE
@@ -36,7 +37,7 @@ JAW_FOLLOW = 0.6
 
 def similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Least-squares similarity (rotation, uniform scale, translation) ``2x3`` mapping src -> dst."""
-    ms, md = src.mean(0), dst.mean(0)
+    ms, md = src.sum(0) / len(src), dst.sum(0) / len(dst)  # = mean(0) bit for bit, without its overhead
     a, b = src - ms, dst - md
     den = float((a * a).sum()) or 1.0
     c = float((a * b).sum()) / den                      # s cos(theta)
@@ -52,7 +53,7 @@ def apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
 def face_frame(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """Unit vectors along the eye line (``right``, towards the subject's left eye) and ``up``,
     and the inter-ocular distance."""
-    re, le = lm[RIGHT_EYE].mean(0), lm[LEFT_EYE].mean(0)
+    re, le = lm[RIGHT_EYE].sum(0) / 6, lm[LEFT_EYE].sum(0) / 6  # the eyes' centres (= mean(0), less overhead)
     d = le - re
     iod = float(np.linalg.norm(d)) or 1.0
     right = d / iod
@@ -74,6 +75,12 @@ class Mesh:
     interior: np.ndarray                    # bool [K]: triangle inside the mouth or an eye opening
     iod: float
 
+    @cached_property
+    def _forehead_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``forehead`` as index / brow / follow arrays (built once, used every frame)."""
+        return (np.array([f[0] for f in self.forehead]), np.array([f[1] for f in self.forehead]),
+                np.array([f[2] for f in self.forehead])[:, None])
+
     def target_points(self, lm: np.ndarray) -> np.ndarray:
         """All control points for target landmarks ``lm [68, 2]``."""
         src = self.points
@@ -83,9 +90,7 @@ class Mesh:
         chin = lm[8] - apply(rigid, src[8:9])[0]  # jaw drop beyond the rigid head motion
         out[self.head_ring] = apply(rigid, src[self.head_ring]) + self.head_jaw[:, None] * chin
         if self.forehead:
-            idx = np.array([f[0] for f in self.forehead])
-            brow = np.array([f[1] for f in self.forehead])
-            follow = np.array([f[2] for f in self.forehead])[:, None]
+            idx, brow, follow = self._forehead_arrays
             own = lm[brow] - apply(rigid, src[brow])  # brow motion beyond the rigid head motion
             out[idx] = apply(rigid, src[idx]) + follow * own
         return out
