@@ -93,8 +93,9 @@ class DlibFaceAnalyzer(FaceAnalyzer):
             return _load(kind, path)
 
     # -- detection ---------------------------------------------------------------------
-    def _detect_boxes(self, image: np.ndarray) -> list[tuple[np.ndarray, float]]:
-        """Boxes (x0, y0, x1, y1) in full-image pixels with scores, found on a downscaled copy."""
+    def _downscaled(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The image the detector scans (at most ``max_side``) and the factors ``[sx, sy, sx, sy]``
+        that map its boxes back to full-image pixels."""
         import cv2
 
         h, w = image.shape[:2]
@@ -103,6 +104,25 @@ class DlibFaceAnalyzer(FaceAnalyzer):
         if scale < 1.0:
             small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
                                interpolation=cv2.INTER_AREA)
+        sx, sy = w / small.shape[1], h / small.shape[0]
+        return small, np.array([sx, sy, sx, sy])
+
+    def _fit_detected(self, image: np.ndarray, box: np.ndarray, score: float, fit: bool = True) -> Face:
+        """A detector's ``box`` (full-image pixels) as a Face: box clipped to the image, landmarks
+        fitted by the shape predictor inside the unclipped box (zeros when ``fit`` is False)."""
+        import dlib
+
+        h, w = image.shape[:2]
+        lm = np.zeros((68, 2), np.float32)
+        if fit:
+            rect = dlib.rectangle(*[round(v) for v in (box[0], box[1], box[2] - 1, box[3] - 1)])
+            lm = np.array([[p.x, p.y] for p in self._model("shape")(image, rect).parts()], dtype=np.float32)
+        clipped = (max(0.0, box[0]), max(0.0, box[1]), min(float(w), box[2]), min(float(h), box[3]))
+        return Face(box=tuple(float(v) for v in clipped), landmarks=lm, score=score)
+
+    def _detect_boxes(self, image: np.ndarray) -> list[tuple[np.ndarray, float]]:
+        """Boxes (x0, y0, x1, y1) in full-image pixels with scores, found on a downscaled copy."""
+        small, back = self._downscaled(image)
         cfg = self.config
         found: list[tuple[np.ndarray, float]] = []
         if cfg.detector == "hog":
@@ -115,23 +135,12 @@ class DlibFaceAnalyzer(FaceAnalyzer):
                     r = d.rect
                     found.append((np.array([r.left(), r.top(), r.right() + 1, r.bottom() + 1], float),
                                   float(d.confidence)))
-        sx, sy = w / small.shape[1], h / small.shape[0]
-        return [(b * np.array([sx, sy, sx, sy]), s) for b, s in found]
+        return [(b * back, s) for b, s in found]
 
     def detect(self, image: np.ndarray) -> list[Face]:
         """All faces, each with 68 landmarks ``[68, 2]`` (x, y), sorted by box area, largest first."""
-        import dlib
-
         image = _as_rgb(image)
-        h, w = image.shape[:2]
-        predictor = self._model("shape")
-        faces = []
-        for box, score in self._detect_boxes(image):
-            rect = dlib.rectangle(*[round(v) for v in (box[0], box[1], box[2] - 1, box[3] - 1)])
-            shape = predictor(image, rect)
-            lm = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
-            clipped = (max(0.0, box[0]), max(0.0, box[1]), min(float(w), box[2]), min(float(h), box[3]))
-            faces.append(Face(box=tuple(float(v) for v in clipped), landmarks=lm, score=score))
+        faces = [self._fit_detected(image, box, score) for box, score in self._detect_boxes(image)]
         faces.sort(key=_area, reverse=True)
         return faces
 
@@ -149,8 +158,6 @@ class DlibFaceAnalyzer(FaceAnalyzer):
         """The main face found on the coarse pyramid levels only (:mod:`.pyramid`), or None unless it was
         found at least one level above the coarsest level scanned: a face the skipped, finer levels hold
         is then at most 1/1.44 of its width, too small to be the main face (``main_face``'s 0.8 area rule)."""
-        import cv2
-        import dlib
         from emoavatar.geometry import main_face
 
         from .pyramid import WINDOW_LEVEL_WIDTH, detect_from_level
@@ -163,28 +170,20 @@ class DlibFaceAnalyzer(FaceAnalyzer):
         skip = int(math.floor(math.log(side) / math.log(1.2))) - 1 if side > 0 else 0
         if cfg.detector != "hog" or skip < 1:
             return None
-        small = image
-        if scale < 1.0:
-            small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        small, back = self._downscaled(image)
         hits = detect_from_level(self._model("hog"), small, cfg.upsample, skip, cfg.min_score)
         if not hits:
             return None
-        sx, sy = w / small.shape[1], h / small.shape[0]
         faces, found = [], {}
-        for box, score, level in hits:  # boxes clipped as detect() clips them
-            box = box * np.array([sx, sy, sx, sy])
-            clipped = (max(0.0, box[0]), max(0.0, box[1]), min(float(w), box[2]), min(float(h), box[3]))
-            faces.append(Face(box=tuple(float(v) for v in clipped), landmarks=np.zeros((68, 2), np.float32), score=score))
-            found[id(faces[-1])] = box, level
+        for box, score, level in hits:  # as detect() makes them, landmarks fitted for the main face only
+            faces.append(self._fit_detected(image, box * back, score, fit=False))
+            found[id(faces[-1])] = box * back, level
         faces.sort(key=_area, reverse=True)  # detect()'s order: main_face breaks ties by it
         best = main_face(faces)
         box, level = found[id(best)]
         if level < 1:
             return None
-        rect = dlib.rectangle(*[round(v) for v in (box[0], box[1], box[2] - 1, box[3] - 1)])
-        shape = self._model("shape")(image, rect)
-        best.landmarks = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
-        return best
+        return self._fit_detected(image, box, best.score)
 
     def fit(self, image: np.ndarray, box: tuple[float, float, float, float]) -> Face | None:
         """68 landmarks fitted by the shape predictor inside ``box`` (x0, y0, x1, y1), as if the detector

@@ -138,7 +138,7 @@ def _released() -> list[Band]:
 class BandSet:
     """Bands compiled to matrices, so one frame's points are one product with its landmarks."""
 
-    def __init__(self, bands: list[Band], names: dict[str, int]) -> None:
+    def __init__(self, bands: list[Band]) -> None:
         rows, offs, self.spans = [], [], []
         for b in bands:
             start = len(rows)
@@ -184,7 +184,7 @@ class ExpressionShader:
         self.strength = float(strength)
         self.names = tuple(names)
         self.columns = {n: i for i, n in enumerate(names) if n in SHADED}
-        self.creases, self.released = BandSet(CREASES, self.columns), BandSet(RELEASED, self.columns)
+        self.creases, self.released = BandSet(CREASES), BandSet(RELEASED)
         self._cache: dict[tuple, np.ndarray] = {}
 
     def strengths(self, change: np.ndarray) -> dict[str, float]:
@@ -215,18 +215,18 @@ class ExpressionShader:
     def paint(self, frame: np.ndarray, lm: np.ndarray, change: np.ndarray) -> None:
         if self.strength <= 0 or not self.columns:
             return
-        for bandset, grow, sigma, apply in ((self.creases, 0.1, 0.025, self._darken),
-                                            (self.released, 0.12, 0.04, self._flatten)):
-            amount = bandset.amounts(self.strengths(change if apply == self._darken else -change)) * self.strength
+        for bandset, sign, grow, sigma, apply in ((self.creases, 1.0, 0.1, 0.025, self._darken),
+                                                  (self.released, -1.0, 0.12, 0.04, self._flatten)):
+            amount = bandset.amounts(self.strengths(sign * change)) * self.strength
             if (amount > 0.01).any():
                 got = self._mask(frame, bandset, amount, lm, grow, sigma)
                 if got is not None:
-                    apply(frame, *got, lm)
+                    apply(frame, *got)
 
     @staticmethod
     def _mask(frame: np.ndarray, bandset: BandSet, amount: np.ndarray, lm: np.ndarray, pad: float, sigma: float):
         """The bands drawn into an 8-bit mask over their bounding box (grown by ``pad`` iod) at
-        about :data:`MASK_IOD` pixels per iod, blurred by ``sigma`` iod: ``(bbox, mask, scale)``."""
+        about :data:`MASK_IOD` pixels per iod, blurred by ``sigma`` iod: ``(bbox, mask, scale, iod)``."""
         pts, iod = bandset.points(np.asarray(lm, np.float64))
         on = np.flatnonzero(amount > 0.01)
         used = np.concatenate([pts[slice(*bandset.spans[k])] for k in on])
@@ -247,10 +247,10 @@ class ExpressionShader:
                 cv2.polylines(mask, [poly], False, value, max(1, int(round(bandset.width[b] * iod * k))), cv2.LINE_AA,
                               SHIFT)
         mask = cv2.GaussianBlur(mask, (0, 0), max(0.5, sigma * iod * k))
-        return (x0, y0, x1, y1), mask, k
+        return (x0, y0, x1, y1), mask, k, iod
 
     @staticmethod
-    def _darken(frame: np.ndarray, bbox, mask: np.ndarray, k: float, lm: np.ndarray) -> None:
+    def _darken(frame: np.ndarray, bbox, mask: np.ndarray, k: float, iod: float) -> None:
         """Multiplicative shadow: ``frame ·= 1 − mask``, in 8-bit (OpenCV's saturating multiply)."""
         x0, y0, x1, y1 = bbox
         region = frame[y0:y1, x0:x1]
@@ -260,13 +260,12 @@ class ExpressionShader:
         region[...] = cv2.multiply(region, keep, scale=1.0 / 255.0)
 
     @staticmethod
-    def _flatten(frame: np.ndarray, bbox, mask: np.ndarray, k: float, lm: np.ndarray) -> None:
+    def _flatten(frame: np.ndarray, bbox, mask: np.ndarray, k: float, iod: float) -> None:
         """Released folds: blend towards a low-pass copy of the skin around them (the fine crease
         goes, the broad shading stays)."""
         x0, y0, x1, y1 = bbox
         region = frame[y0:y1, x0:x1]
         size = (x1 - x0, y1 - y0)
-        _, _, iod = face_frame(lm)
         small = cv2.resize(region, mask.shape[::-1], interpolation=cv2.INTER_AREA)
         low = cv2.resize(cv2.GaussianBlur(small, (0, 0), max(0.8, 0.04 * iod * k)), size, interpolation=cv2.INTER_LINEAR)
         weight = cv2.resize(mask, size, interpolation=cv2.INTER_LINEAR).astype(np.float32) * (1.0 / 255.0)
