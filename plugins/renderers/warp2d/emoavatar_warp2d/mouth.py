@@ -17,6 +17,8 @@ import cv2
 import numpy as np
 from emoavatar.types import INNER_LIPS, OUTER_LIPS
 
+from .eyes import polygon_pixels
+
 UPPER_INNER = [60, 61, 62, 63, 64]
 GAP_PAIRS = ((61, 67), (62, 66), (63, 65))
 _GAP_UP, _GAP_LO = np.array(GAP_PAIRS).T
@@ -35,10 +37,7 @@ def lip_gap(lm: np.ndarray) -> float:
 
 def lip_colour(image: np.ndarray, lm: np.ndarray) -> np.ndarray:
     """Median RGB of the lips (between outer and inner lip contours) in the portrait."""
-    mask = np.zeros(image.shape[:2], np.uint8)
-    cv2.fillPoly(mask, [np.round(lm[OUTER_LIPS]).astype(np.int32)], 255)
-    cv2.fillPoly(mask, [np.round(lm[INNER_LIPS]).astype(np.int32)], 0)
-    px = image[mask > 0]
+    px = polygon_pixels(image, lm[OUTER_LIPS], holes=(lm[INNER_LIPS],))
     return np.median(px, axis=0).astype(np.float64) if len(px) else np.array([150.0, 80.0, 80.0])
 
 

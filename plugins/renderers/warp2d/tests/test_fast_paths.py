@@ -91,3 +91,18 @@ def test_fast_paths_render_the_plain_paths_frames(monkeypatch):
     slow = render()
     assert np.array_equal(fast, slow)
     assert not np.array_equal(fast[0], fast[-1])  # the sequence really moves (and blinks)
+
+
+def test_polygon_pixels_are_those_of_a_whole_image_mask():
+    import cv2
+    from emoavatar_warp2d.eyes import polygon_pixels
+
+    image = np.random.default_rng(1).integers(0, 256, (60, 80, 3), np.uint8)
+    outer = np.array([[-10.3, 5.2], [30.6, -4.1], [50.2, 20.7], [20.4, 70.5]])  # cut by the top and left border
+    hole = np.array([[10.2, 20.1], [25.7, 15.3], [30.1, 30.8]])
+    for poly, holes in ((outer, ()), (outer, (hole,)), (outer + [100, 0], ())):
+        mask = np.zeros(image.shape[:2], np.uint8)
+        cv2.fillPoly(mask, [np.round(poly).astype(np.int32)], 255)
+        for h in holes:
+            cv2.fillPoly(mask, [np.round(h).astype(np.int32)], 0)
+        assert np.array_equal(polygon_pixels(image, poly, holes), image[mask > 0])
