@@ -139,12 +139,10 @@ class Warp2DRenderer(Renderer):
                 continue
             mask = np.zeros((ey1 - ey0, ex1 - ex0), np.uint8)
             cv2.fillConvexPoly(mask, np.round((poly - [ex0, ey0]) * 16).astype(np.int32), 1, cv2.LINE_8, 4)
-            inside = mask.view(bool)
-            gx, gy = np.arange(ex0, ex1), np.arange(ey0, ey1)[:, None]  # over the eye's box, kept where inside
-            np.copyto(map_x[ey0 - y0:ey1 - y0, ex0 - x0:ex1 - x0], aff[0, 0] * gx + aff[0, 1] * gy + aff[0, 2],
-                      casting="same_kind", where=inside)
-            np.copyto(map_y[ey0 - y0:ey1 - y0, ex0 - x0:ex1 - x0], aff[1, 0] * gx + aff[1, 1] * gy + aff[1, 2],
-                      casting="same_kind", where=inside)
+            ys, xs = np.nonzero(mask)
+            gx, gy = xs + ex0, ys + ey0
+            map_x[gy - y0, gx - x0] = aff[0, 0] * gx + aff[0, 1] * gy + aff[0, 2]
+            map_y[gy - y0, gx - x0] = aff[1, 0] * gx + aff[1, 1] * gy + aff[1, 2]
 
     def _check(self, motion: Motion) -> tuple[np.ndarray, np.ndarray | None]:
         fix = "connect a motion generator that produces motion:landmarks68"

@@ -1,6 +1,6 @@
 """The renderer's fast paths give the frames of the plain ones, pixel for pixel (issue 11's speed work):
-closed-form triangle affines instead of a batched linear solve, and the eye openings of closing eyes
-written over their box with a mask instead of pixel by pixel."""
+closed-form triangle affines instead of a batched linear solve; colours sampled over a polygon's box
+instead of a whole-image mask."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from emoavatar.media import read_image
 from emoavatar.types import Face, Motion, Portrait
 from emoavatar_warp2d import renderer as renderer_mod
 from emoavatar_warp2d import warp as warp_mod
-from emoavatar_warp2d.eyes import EYES
 from emoavatar_warp2d.renderer import Warp2DRenderer
 
 DATA = Path(emoavatar.__file__).parent / "testing" / "data"
@@ -28,28 +27,6 @@ def solved_affines(src, dst, tris):
     ok = np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]) > 1e-6
     qh[~ok] = np.eye(3)
     return np.transpose(np.linalg.solve(qh, p), (0, 2, 1)), ok
-
-
-def per_pixel_eyeballs(self, lm, bbox, map_x, map_y):
-    """The plain path: the eye opening's pixels listed with ``np.nonzero`` and assigned one by one."""
-    import cv2
-
-    x0, y0, x1, y1 = bbox
-    for e, eye in enumerate(EYES):
-        aff = self._eyes.eyeball_affine(lm, e)
-        if aff is None:
-            continue
-        poly = lm[eye]
-        ex0, ey0 = np.maximum(np.floor(poly.min(0)).astype(int) - 1, [x0, y0])
-        ex1, ey1 = np.minimum(np.ceil(poly.max(0)).astype(int) + 2, [x1, y1])
-        if ex1 <= ex0 or ey1 <= ey0:
-            continue
-        mask = np.zeros((ey1 - ey0, ex1 - ex0), np.uint8)
-        cv2.fillConvexPoly(mask, np.round((poly - [ex0, ey0]) * 16).astype(np.int32), 1, cv2.LINE_8, 4)
-        ys, xs = np.nonzero(mask)
-        gx, gy = xs + ex0, ys + ey0
-        map_x[gy - y0, gx - x0] = aff[0, 0] * gx + aff[0, 1] * gy + aff[0, 2]
-        map_y[gy - y0, gx - x0] = aff[1, 0] * gx + aff[1, 1] * gy + aff[1, 2]
 
 
 def test_closed_form_affines_match_a_linear_solve():
@@ -87,7 +64,6 @@ def test_fast_paths_render_the_plain_paths_frames(monkeypatch):
     fast = render()
     monkeypatch.setattr(renderer_mod, "build_map", warp_mod.build_map)
     monkeypatch.setattr(warp_mod, "triangle_affines", lambda s, q, k: solved_affines(s, q, k))
-    monkeypatch.setattr(Warp2DRenderer, "_eyeballs", per_pixel_eyeballs)
     slow = render()
     assert np.array_equal(fast, slow)
     assert not np.array_equal(fast[0], fast[-1])  # the sequence really moves (and blinks)
