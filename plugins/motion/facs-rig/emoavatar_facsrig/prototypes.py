@@ -13,8 +13,8 @@ faces and in ``tests/test_emotion_readability.py``'s videos (README, "Emotion re
 * happy (6 + 7 + 12): a broad closed-lip smile with the lids tightened (AU7, a Duchenne
   variant) and no emotional jaw: AU12 1.25 (x ``expression_scale`` 1.6 = 2.0, the rig's clip);
   the old laughing jaw (AU25 0.8, AU26 0.3) and strong AU6 read *less* happy on every search
-  portrait (the open mouth reads fearful or surprised); single-frame objective 0.27 -> 0.46, the
-  two held-out faces 1.00.
+  portrait (the open mouth reads fearful or surprised); the search's objective 0.29 -> 0.51 on the
+  test portraits, 0.42 -> 1.00 on the two held-out faces.
 * sad (1 + 4 + 6 + 15 + 17): the old prototype plus AU6 0.5 (EMFACS's 6 + 15 variant) and
   AU1 1.2: the turned face asked sad 0.45 -> 0.62 (now top-1). The search's best single frames
   (AU1 1.5, AU6 0.8, AU17 1.1, little AU15) closed the lips over the visemes (lip/energy r 0.19
@@ -24,7 +24,7 @@ faces and in ``tests/test_emotion_readability.py``'s videos (README, "Emotion re
   (AU26 0.7 + AU27 0.25) read surprised on more frames but dlib's lips then stopped following
   speech (r 0.08 on the neutral face), so the jaw stays at 0.8.
 * angry: unchanged. No closed- or narrow-mouthed FACS-valid angry (AU4, 5, 7, 10, 16, 17, 23, 24,
-  25, 26; 250 random vectors up to 2.0 and refinement) reaches p(angry) 0.02 on a frame of the
+  25, 26; about 200 random vectors with weights up to 2.0) reaches p(angry) 0.02 on a frame of the
   test portraits; only an open snarl (AU4 1.5, AU10 1.5, AU16 0.9, AU25 1.0, AU26 0.8 + AU5, AU7)
   is read angry (0.73-0.92 on two portraits' open frames, 0.99 on a held-out face), and it holds
   the mouth open in pauses: lip/energy r -0.37 and -0.34 on those two portraits' videos. Angry
