@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .backbone import BackboneConfig, Net, is_expert_key, load_hallo
 from .checkpoint import TRAIN_STATE, load_checkpoint, load_train_state, load_vae, save_checkpoint, save_train_state
 from .data import Clip, load_clips
-from .face import box_mask
+from .face import box_mask, frame_masks
 from .motion import audio_windows
 from .sampling import ClipCondition, encode, make_scheduler, sample_clip, tiny_vae, to_tensor, unet_inputs
 
@@ -61,6 +61,8 @@ class TrainConfig(BaseModel):
     holdout: int = Field(4, ge=0, description="last frames of each clip never trained on (evaluated)")
     eval_steps: int = Field(20, ge=1, description="DDIM steps for the held-out frames (1: the model's x0 estimate from "
                             "pure noise, i.e. its conditional mean, the PSNR-optimal output)")
+    frame_masks: bool = Field(True, description="draw the face-locator input and the face / lip masks from every frame's "
+                              "own landmarks when the clips carry them (data.py), else from the first frame's")
     crop_scale: float = Field(2.2, gt=0.5, le=4.0, description="head-crop scale of the clips (face.head_crop); stored in "
                               "the checkpoint so that the renderer crops portraits alike")
     checkpoint_every: int = Field(500, ge=0)
@@ -93,18 +95,24 @@ def load_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
                           fix="see the diffusion plugin README for the training keys") from e
 
 
-def clip_condition(net: Net, clip: Clip, idx: np.ndarray, latent_size: int, experts: bool) -> ClipCondition:
+def clip_landmarks(clip: Clip, idx: np.ndarray, per_frame: bool = True) -> np.ndarray:
+    """``[len(idx), 68, 2]``: the frames' own landmarks when the clip has them (and ``per_frame``), else the first
+    frame's repeated (the static masks of a clip without per-frame landmarks)."""
+    if per_frame and clip.frame_landmarks is not None:
+        return clip.frame_landmarks[idx]
+    return np.broadcast_to(clip.landmarks, (len(idx), *clip.landmarks.shape))
+
+
+def clip_condition(net: Net, clip: Clip, idx: np.ndarray, latent_size: int, experts: bool,
+                   per_frame: bool = True) -> ClipCondition:
     bc = net.config
     win = audio_windows(clip.audio, bc.audio_window)[idx]
     audio = torch.from_numpy(win.reshape(len(idx), bc.audio_window, bc.audio_blocks, bc.audio_channels))
-    lm = clip.landmarks
     n = len(idx)
-    masks = {"full": torch.ones(n, latent_size, latent_size),
-             "face": torch.from_numpy(box_mask(lm, latent_size)).expand(n, -1, -1),
-             "lip": torch.from_numpy(box_mask(lm[48:68], latent_size, 0.3)).expand(n, -1, -1)}
-    face = torch.from_numpy(box_mask(lm, latent_size * 8, 0.1))[None, None].repeat(1, 3, 1, 1)
+    masks, face = frame_masks(clip_landmarks(clip, idx, per_frame), latent_size)
     gates = torch.from_numpy(clip.gates[idx])
-    return ClipCondition(audio=audio, gates=gates, intensity=torch.ones(n), region=None, masks=masks, face_mask=face,
+    return ClipCondition(audio=audio, gates=gates, intensity=torch.ones(n), region=None,
+                         masks={k: torch.from_numpy(v) for k, v in masks.items()}, face_mask=torch.from_numpy(face),
                          identity=torch.zeros(1, bc.face_embedding_dim))
 
 
@@ -220,7 +228,8 @@ def train(cfg: TrainConfig, stage: int, resume: bool = False, log=print) -> dict
         noise = torch.randn_like(x0)
         t = torch.randint(0, sched.config.num_train_timesteps, (1,)).expand(len(idx))
         target = sched.get_velocity(x0, noise, t)
-        cond = unet_inputs(net, clip_condition(net, clip, idx, x0.shape[-1], experts), ref_lat, experts=experts)
+        cond = clip_condition(net, clip, idx, x0.shape[-1], experts, cfg.frame_masks)
+        cond = unet_inputs(net, cond, ref_lat, experts=experts)
         pred = net.denoising_unet(sched.add_noise(x0, noise, t), t, len(idx), cond)
         loss = torch.nn.functional.mse_loss(pred, target)
         for g in opt.param_groups:
@@ -268,7 +277,7 @@ def generate_holdout(net: Net, vae, clip: Clip, cfg: TrainConfig, experts: bool,
     out = []
     for a in range(n - cfg.holdout, n, cfg.clip_frames):
         idx = np.arange(a, min(a + cfg.clip_frames, n))
-        cond = clip_condition(net, clip, idx, latent_size_of(vae, clip), experts)
+        cond = clip_condition(net, clip, idx, latent_size_of(vae, clip), experts, cfg.frame_masks)
         frames = sample_clip(net, vae, cond, ref, prev, cfg.eval_steps, gen, net.config.vae_scale).clamp(-1, 1)
         prev = torch.cat([prev, frames])[-m:]
         out.append(frames)
