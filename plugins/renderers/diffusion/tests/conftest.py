@@ -41,11 +41,11 @@ def render_kit_clips(work: Path, rig: dict = RIG) -> dict:
     from emoavatar.registry import Registry
     from emoavatar.testing.data import kit_portrait, kit_speech_path
     from emoavatar.tracking import track_faces
-    from emoavatar_dlib.analyzer import DlibFaceAnalyzer
     from emoavatar.types import Audio
     from emoavatar_diffusion.data import save_clip
     from emoavatar_diffusion.face import head_crop
     from emoavatar_diffusion.motion import EXPERTS
+    from emoavatar_dlib.analyzer import DlibFaceAnalyzer
 
     torch.set_num_threads(1)
     work.mkdir(parents=True, exist_ok=True)
