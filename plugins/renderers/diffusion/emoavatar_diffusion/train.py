@@ -116,15 +116,31 @@ def clip_condition(net: Net, clip: Clip, idx: np.ndarray, latent_size: int, expe
                          identity=torch.zeros(1, bc.face_embedding_dim))
 
 
+def _window_indices(start: int, frames: int, motion: int) -> tuple[np.ndarray, list[int]]:
+    """The window's frame indices and its ``max(motion, 1)`` motion frames' (the frames before it)."""
+    return np.arange(start, start + frames), [max(start - motion + i, 0) for i in range(max(motion, 1))]
+
+
 def _window(clip: Clip, start: int, frames: int, motion: int, use_reference: bool = False):
     """Frame indices, the reference image [1,3,H,W] and the motion frames [m,3,H,W] for a window."""
-    idx = np.arange(start, start + frames)
+    idx, mot = _window_indices(start, frames, motion)
     ref = to_tensor(clip.ref_image[None])
-    m = max(motion, 1)
     if use_reference:
-        return idx, ref, ref.repeat(m, 1, 1, 1)
-    mot = [max(start - motion + i, 0) for i in range(m)]
+        return idx, ref, ref.repeat(len(mot), 1, 1, 1)
     return idx, ref, to_tensor(clip.frames[mot])
+
+
+@torch.no_grad()
+def clip_latents(vae, clips: list[Clip], scale: float, holdout: int, motion: int, chunk: int = 16) -> dict:
+    """``{id(clip): (latents of its training frames [n - holdout, 4, h, w], the reference's [1, 4, h, w], the
+    reference + motion frames' when they are the reference [1 + m, 4, h, w])}``, encoded once (the VAE is frozen,
+    its posterior mean deterministic) instead of at every step; bit for bit the latents encoded per step."""
+    out = {}
+    for c in clips:
+        x, ref = to_tensor(c.frames[:len(c.frames) - holdout]), to_tensor(c.ref_image[None])
+        out[id(c)] = (torch.cat([encode(vae, x[i:i + chunk], scale) for i in range(0, len(x), chunk)]),
+                      encode(vae, ref, scale), encode(vae, torch.cat([ref, ref.repeat(max(motion, 1), 1, 1, 1)]), scale))
+    return out
 
 
 def fit_tiny_vae(clips: list[Clip], steps: int, lr: float = 2e-3, log=print, holdout: int = 0):
@@ -213,18 +229,21 @@ def train(cfg: TrainConfig, stage: int, resume: bool = False, log=print) -> dict
     sched = make_scheduler()
     scale = net.config.vae_scale
     experts = stage == 2
+    for clip in clips:
+        if len(clip.frames) - cfg.holdout - cfg.clip_frames < 1:
+            raise ConfigError(f"clip {clip.name} is too short for clip_frames + holdout", fix="use longer clips")
+    latents = clip_latents(vae, clips, scale, cfg.holdout, cfg.motion_frames)
     net.train()
     t0, losses = time.time(), []
     while step < cfg.iterations:
         clip = clips[rng.integers(len(clips))]
         usable = len(clip.frames) - cfg.holdout - cfg.clip_frames
-        if usable < 1:
-            raise ConfigError(f"clip {clip.name} is too short for clip_frames + holdout", fix="use longer clips")
         start = int(rng.integers(1, usable + 1))
-        idx, ref, mot = _window(clip, start, cfg.clip_frames, cfg.motion_frames, rng.random() < cfg.motion_dropout)
-        with torch.no_grad():
-            x0 = encode(vae, to_tensor(clip.frames[idx]), scale)
-            ref_lat = encode(vae, torch.cat([ref, mot]), scale)
+        use_ref = rng.random() < cfg.motion_dropout
+        idx, mot = _window_indices(start, cfg.clip_frames, cfg.motion_frames)
+        lat, ref_lat, dropped = latents[id(clip)]
+        x0 = lat[idx]
+        ref_lat = dropped if use_ref else torch.cat([ref_lat, lat[mot]])
         noise = torch.randn_like(x0)
         t = torch.randint(0, sched.config.num_train_timesteps, (1,)).expand(len(idx))
         target = sched.get_velocity(x0, noise, t)
