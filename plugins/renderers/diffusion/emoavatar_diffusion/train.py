@@ -4,7 +4,8 @@
   clips (experts off), starting from Hallo's ``net.pth`` (``backbone:``), a checkpoint (``init:``) or,
   for the tiny test config, random weights;
 * stage 2 freezes all of that and trains only the expert layers and gates (experts on, ``init:`` =
-  the stage-1 folder).
+  the stage-1 folder); its ``paired`` option adds the paired-emotion loss of :mod:`.pairs` over clips
+  that share their audio.
 
 Loss: v-prediction MSE at a uniform random timestep of the backbone's scheduler (zero-SNR DDIM).
 Each step takes ``clip_frames`` consecutive frames, the clip's reference image and the
