@@ -37,3 +37,44 @@ def test_video_without_audio_roundtrip(tmp_path):
     back = np.concatenate(list(read_video(tmp_path / "v.mp4")))
     assert back.shape == frames.shape
     assert np.abs(back.astype(int) - frames.astype(int)).mean() < 3
+
+
+def test_a_pcm_wav_opens_from_its_header_with_what_a_full_probe_finds(kit_speech_path, tmp_path):
+    """issue 11: a PCM WAV is opened without FFmpeg's stream probing (its header is complete);
+    rate, channels, length and samples are what the fully probed open gives, and a file named
+    .wav that is not a PCM WAV (here FLAC) is opened the usual way."""
+    import av
+    from emoavatar.media import audio as audio_mod
+
+    stereo = tmp_path / "f32_stereo.wav"
+    with av.open(str(stereo), "w") as c:
+        s = c.add_stream("pcm_f32le", rate=44100)
+        s.layout = "stereo"
+        fr = av.AudioFrame.from_ndarray(np.random.default_rng(0).uniform(-0.5, 0.5, (1, 2 * 44100)).astype(np.float32),
+                                        format="flt", layout="stereo")
+        fr.sample_rate = 44100
+        for pkt in [*s.encode(fr), *s.encode(None)]:
+            c.mux(pkt)
+    flac = tmp_path / "flac_inside.wav"
+    with av.open(str(flac), "w", format="flac") as c:
+        s = c.add_stream("flac", rate=16000)
+        s.layout = "mono"
+        fr = av.AudioFrame.from_ndarray((np.sin(np.arange(16000) / 9) * 9000).astype(np.int16)[None], format="s16",
+                                        layout="mono")
+        fr.sample_rate = 16000
+        for pkt in [*s.encode(fr), *s.encode(None)]:
+            c.mux(pkt)
+    for path, fast in ((kit_speech_path, True), (stereo, True), (flac, False)):
+        probed, ours = av.open(str(path)), audio_mod._open(path)
+        try:
+            a, b = probed.streams.audio[0], ours.streams.audio[0]
+            assert audio_mod._pcm_wav(ours) is fast
+            assert (b.rate, b.channels, b.codec_context.name, b.duration, b.time_base, ours.duration) == \
+                   (a.rate, a.channels, a.codec_context.name, a.duration, a.time_base, probed.duration)
+            x = np.concatenate([f.to_ndarray().reshape(-1) for f in probed.decode(a)])
+            y = np.concatenate([f.to_ndarray().reshape(-1) for f in ours.decode(b)])
+            assert x.dtype == y.dtype and np.array_equal(x, y) and len(x) > 0
+        finally:
+            probed.close()
+            ours.close()
+    assert probe_duration(stereo) == pytest.approx(1.0) and probe_duration(flac) == pytest.approx(1.0, abs=0.01)

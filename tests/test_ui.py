@@ -55,7 +55,7 @@ def test_pipeline_picker_and_availability():
                                      {"renderer": "teeth: 0.3", "encoder": "prosody: {}"})
     cfg = parse_config(data)
     assert cfg.renderer.with_ == {"teeth": 0.3} and [e.use for e in cfg.encoder] == ["prosody"]
-    assert cfg.output.chunk_size == 25  # carried over from the starting pipeline
+    assert cfg.output.chunk_size == 8  # carried over from the starting pipeline (examples/default.yaml)
     from emoavatar.errors import ConfigError
 
     with pytest.raises(ConfigError, match="not picked"):

@@ -169,11 +169,12 @@ class Pipeline:
                 pm.hook.emoavatar_progress(stage="render", done=done, total=n)
                 if progress:
                     progress("render", done, n)
+            # while the encoder thread finishes the last chunks: the run file (published by commit only)
+            config_path = self._write_run_file(output, portrait_path, audio_path, request, ctx.extras.get("transcript"),
+                                               driving_path, tx=tx)
         tick("render+encode", t)
 
         with tx.writing():
-            config_path = self._write_run_file(output, portrait_path, audio_path, request, ctx.extras.get("transcript"),
-                                               driving_path, tx=tx)
             tx.commit()  # both complete: publish the run file, then the video
         result = RunResult(output, config_path, n, cfg.fps, audio_obj.duration, timings)
         if cfg.metrics:

@@ -9,6 +9,19 @@ import numpy as np
 
 from ..errors import MediaError
 
+#: A PCM WAV's header says all there is to know (codec, rate, channels, length): opened with
+#: these, FFmpeg skips decoding the first seconds to guess stream parameters (~7 ms of the
+#: ~7.5 ms an ``av.open`` of a short WAV costs). Any other file is opened with the defaults.
+_HEADER_ONLY = {"probesize": "4096", "analyzeduration": "0"}
+
+
+def _pcm_wav(container) -> bool:
+    """A WAV whose audio stream is plain PCM with a known rate and channel count."""
+    if container.format.name != "wav" or len(container.streams) != 1 or not container.streams.audio:
+        return False
+    cc = container.streams.audio[0].codec_context
+    return cc.name.startswith("pcm_") and (cc.sample_rate or 0) > 0 and (cc.channels or 0) > 0
+
 
 def _open(path: Path):
     import av
@@ -17,7 +30,17 @@ def _open(path: Path):
     if not path.is_file():
         raise MediaError(f"audio file not found: {path}", fix="check the path")
     try:
-        container = av.open(str(path))
+        container = None
+        if path.suffix.lower() in (".wav", ".wave"):
+            try:
+                container = av.open(str(path), options=_HEADER_ONLY)
+            except Exception:  # noqa: BLE001 - not a WAV after all: the full open below says why
+                container = None
+            if container is not None and not _pcm_wav(container):
+                container.close()
+                container = None
+        if container is None:
+            container = av.open(str(path))
     except Exception as e:  # noqa: BLE001 - PyAV raises many types for bad files
         raise MediaError(f"cannot read {path}: {e}", fix="give a WAV/MP3/FLAC/MP4 file") from None
     if not container.streams.audio:

@@ -58,3 +58,16 @@ def region_prior(lm: np.ndarray, size: int, names: tuple[str, ...], gates: np.nd
             m = box_mask(pts, size, 0.3)[None, :, :, None]
             prior = prior * (1 - m) + regions[:, r][:, None, None, :] * m
     return prior.astype(np.float32)
+
+
+def frame_masks(lms: np.ndarray, size: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Per-frame region masks from per-frame landmarks ``lms [n, 68, 2]`` (crop-normalised): Hallo's audio-attention
+    masks ``{full, face, lip}: [n, size, size]`` at latent size and the face locator's input ``[n, 3, 8 size, 8 size]``
+    (the grown face box, Hallo's face-region mask image). Drawn from each frame's landmarks they tell the U-Net where
+    the head is in every frame it generates; with one landmark set repeated they are Hallo's static masks."""
+    n = len(lms)
+    face = np.stack([box_mask(lm, size) for lm in lms])
+    lip = np.stack([box_mask(lm[48:68], size, 0.3) for lm in lms])
+    locator = np.stack([box_mask(lm, size * 8, 0.1) for lm in lms])
+    return ({"full": np.ones((n, size, size), np.float32), "face": face, "lip": lip},
+            np.ascontiguousarray(np.repeat(locator[:, None], 3, 1)))

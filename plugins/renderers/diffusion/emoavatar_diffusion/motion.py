@@ -6,7 +6,9 @@ the intensity in the emotion token, not here. Region gates come from the control
 ``region_weights [T, R, E]`` (restricted the same way). Audio windows stack ``window`` neighbouring
 frames of features (edge-padded), as Hallo's audio projection expects; with hf-speech's ``layers: all``
 each frame carries all L transformer layers layer-major (``meta['audio_layers'] = L``), so a window
-reshapes to Hallo's ``[window, L, channels]``.
+reshapes to Hallo's ``[window, L, channels]``. Placed after a ``motion:landmarks68`` stage in a motion chain
+(e.g. ``motion: [{use: facs-rig}, {use: moee-motion}]``), it passes that stage's per-frame landmarks on as the
+``landmarks`` track: the head pose the renderer draws its face-locator input and masks from.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from emoavatar.types import Motion
 
 from .spec import SPACE
 
+LANDMARKS_PORT = "motion:landmarks68"
 EXPERTS = ("happy", "sad", "angry", "fearful", "disgusted", "surprised")
 
 
@@ -63,4 +66,12 @@ class MoEEMotion(MotionGenerator):
                 n = min(cfg.latent_dim, emotion.latent.shape[1])
                 lat[:, :n] = emotion.latent[:t, :n]
             tracks["latent"] = lat
+        ports = getattr(ctx, "ports", None)
+        head = ports.get(LANDMARKS_PORT) if ports is not None else None
+        if head is not None:
+            lm = np.asarray(head.tracks["landmarks68"], np.float32)
+            if len(lm) < t:
+                raise ConfigError(f"moee-motion: {LANDMARKS_PORT} has {len(lm)} frames for {t}",
+                                  fix="put a landmarks68 motion stage covering the whole audio before moee-motion")
+            tracks["landmarks"] = lm[:t]
         return Motion(space=SPACE, tracks=tracks, fps=ctx.fps, meta=meta)

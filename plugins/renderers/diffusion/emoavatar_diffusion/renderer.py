@@ -1,7 +1,8 @@
 """``moee-diffusion``: render ``motion:moee-cond`` with the ReferenceNet diffusion backbone.
 
 Per portrait: a square head crop at ``resolution`` is the reference image; face / lip masks and the
-face-locator input come from its landmarks. Per chunk: frames are generated in clips of
+face-locator input come from its landmarks, or per frame from the ``landmarks`` track when the motion
+carries one (the head pose of every frame, in portrait pixels, mapped into the crop). Per chunk: frames are generated in clips of
 ``clip_frames`` by DDIM (:mod:`.sampling`), each clip seeded with the previous clip's last
 ``motion_frames`` frames (the reference image for the first), then pasted back into the portrait.
 """
@@ -16,7 +17,7 @@ from emoavatar.interfaces import Renderer, RunContext
 from emoavatar.types import Motion, Portrait
 
 from .checkpoint import load_checkpoint, load_published
-from .face import box_mask, head_crop, region_prior
+from .face import frame_masks, head_crop, region_prior
 from .sampling import ClipCondition, sample_clip, to_tensor, to_uint8
 from .spec import SPACE, DiffusionConfig
 
@@ -88,11 +89,14 @@ class MoEEDiffusionRenderer(Renderer):
         regions = tr.get("regions")
         names = tuple(motion.meta.get("regions", ()))
         prior = region_prior(self._lm, ls, names, gates, regions) if regions is not None else None
-        face, lip = box_mask(self._lm, ls), box_mask(self._lm[48:68], ls, 0.3)
-        masks = {k: torch.from_numpy(np.repeat(m[None], n, 0)) for k, m in
-                 (("full", np.ones((ls, ls), np.float32)), ("face", face), ("lip", lip))}
-        face_img = box_mask(self._lm, ls * 8, 0.1)
-        face_mask = torch.from_numpy(np.repeat(face_img[None, None], 3, 1))
+        if "landmarks" in tr:  # the head's pose per frame, portrait pixels -> crop-normalised
+            x0, y0, side = self._crop
+            lms = (np.asarray(tr["landmarks"], np.float64) - [x0, y0]) / side
+        else:
+            lms = np.broadcast_to(self._lm, (n, *self._lm.shape))
+        masks, face_mask = frame_masks(lms, ls)
+        masks = {k: torch.from_numpy(v) for k, v in masks.items()}
+        face_mask = torch.from_numpy(face_mask)
         latent = torch.from_numpy(np.asarray(tr["latent"], np.float32)) if "latent" in tr and bc.latent_dim else None
         return ClipCondition(audio=audio, gates=torch.from_numpy(gates),
                              intensity=torch.from_numpy(np.asarray(tr.get("intensity", np.ones(n)), np.float32)),

@@ -55,7 +55,7 @@ class ClipCondition:
     intensity: torch.Tensor  # [f]
     region: torch.Tensor | None  # [f, H, W, 6] region prior painted on the face, or None
     masks: dict  # full/face/lip: [f, H, W] in [0, 1] at latent size
-    face_mask: torch.Tensor  # [1, 3, H, W] face-locator input at latent size * 8 / vae factor
+    face_mask: torch.Tensor  # [f or 1, 3, H, W] face-locator input (per frame, or one for all) at latent size * 8
     identity: torch.Tensor  # [1, face_embedding_dim]
     latent: torch.Tensor | None = None  # [f, latent_dim]
 
@@ -99,7 +99,8 @@ def unet_inputs(net: Net, c: ClipCondition, ref_latents: torch.Tensor, experts: 
             m = h[1:]
             motion[layer] = m.transpose(1, 2).reshape(m.shape[0], m.shape[2], big_h // s, big_w // s)
     bank.clear()
-    locator = net.face_locator(c.face_mask).repeat(f, 1, 1, 1)
+    locator = net.face_locator(c.face_mask)
+    locator = locator if locator.shape[0] == f else locator.repeat(f, 1, 1, 1)
     cond = {"identity": ident, "audio": audio, "reference": reference, "motion_frames": motion, "masks": c.masks,
             "locator": locator}
     if experts:

@@ -5,7 +5,10 @@ produces ``motion:moee-cond``; ``moee-diffusion`` consumes ``motion:moee-cond`` 
 
 Space ``moee-cond`` (per frame): ``moee-cond [T, 6]`` global expert gates over EXPERTS, ``intensity [T]``,
 ``audio [T, window, blocks*channels]`` wav2vec2 windows, ``regions [T, R, 6]`` region gates (names in
-``meta['regions']``), ``latent [T, L]`` emotion latent (zeros when the controller gives none).
+``meta['regions']``), ``latent [T, L]`` emotion latent (zeros when the controller gives none), ``landmarks
+[T, 68, 2]`` the head's 68 landmarks in portrait pixels per frame (where the renderer draws the face-locator
+input and the face / lip masks; passed on by moee-motion from a ``motion:landmarks68`` stage before it, e.g.
+facs-rig's head sway; absent: the portrait's landmarks for every frame).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ MOEE_COND = MotionSpace(SPACE, (
     Track("audio", ("T", "W", "D"), description="wav2vec2 feature windows (W frames x D values)"),
     Track("regions", ("T", "R", 6), required=False, description="region gates; names in meta['regions']"),
     Track("latent", ("T", "L"), required=False, description="the controller's emotion latent"),
+    Track("landmarks", ("T", 68, 2), required=False, description="per-frame head landmarks (portrait pixels): the "
+          "face-locator / mask geometry"),
 ), summary="MoEE diffusion conditioning (moee-motion -> moee-diffusion)")
 
 
@@ -59,8 +64,9 @@ class DiffusionConfig(BaseModel):
 
 MOTION_SPEC = ComponentSpec(
     name="moee-motion", kind="motion", factory="emoavatar_diffusion.motion:MoEEMotion", config=MoEEMotionConfig,
-    consumes=("emotion",), optional=("features:*",), produces=(f"motion:{SPACE}",),
-    summary="MoEE conditioning: expert gates (global + regional), emotion latent and wav2vec2 audio windows",
+    consumes=("emotion",), optional=("features:*", "motion:landmarks68"), produces=(f"motion:{SPACE}",),
+    summary="MoEE conditioning: expert gates (global + regional), emotion latent, wav2vec2 audio windows and "
+            "(from a landmarks68 stage before it) the head's per-frame landmarks",
 )
 SPEC = ComponentSpec(
     name="moee-diffusion", kind="renderers", factory="emoavatar_diffusion.renderer:MoEEDiffusionRenderer",

@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .backbone import BackboneConfig, Net, is_expert_key, load_hallo
 from .checkpoint import TRAIN_STATE, load_checkpoint, load_train_state, load_vae, save_checkpoint, save_train_state
 from .data import Clip, load_clips
-from .face import box_mask
+from .face import box_mask, frame_masks
 from .motion import audio_windows
 from .pairs import pair_groups, paired_loss
 from .sampling import ClipCondition, encode, make_scheduler, sample_clip, tiny_vae, to_tensor, unet_inputs
@@ -65,6 +65,8 @@ class TrainConfig(BaseModel):
     holdout: int = Field(4, ge=0, description="last frames of each clip never trained on (evaluated)")
     eval_steps: int = Field(20, ge=1, description="DDIM steps for the held-out frames (1: the model's x0 estimate from "
                             "pure noise, i.e. its conditional mean, the PSNR-optimal output)")
+    frame_masks: bool = Field(True, description="draw the face-locator input and the face / lip masks from every frame's "
+                              "own landmarks when the clips carry them (data.py), else from the first frame's")
     crop_scale: float = Field(2.2, gt=0.5, le=4.0, description="head-crop scale of the clips (face.head_crop); stored in "
                               "the checkpoint so that the renderer crops portraits alike")
     checkpoint_every: int = Field(500, ge=0)
@@ -97,30 +99,52 @@ def load_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
                           fix="see the diffusion plugin README for the training keys") from e
 
 
-def clip_condition(net: Net, clip: Clip, idx: np.ndarray, latent_size: int, experts: bool) -> ClipCondition:
+def clip_landmarks(clip: Clip, idx: np.ndarray, per_frame: bool = True) -> np.ndarray:
+    """``[len(idx), 68, 2]``: the frames' own landmarks when the clip has them (and ``per_frame``), else the first
+    frame's repeated (the static masks of a clip without per-frame landmarks)."""
+    if per_frame and clip.frame_landmarks is not None:
+        return clip.frame_landmarks[idx]
+    return np.broadcast_to(clip.landmarks, (len(idx), *clip.landmarks.shape))
+
+
+def clip_condition(net: Net, clip: Clip, idx: np.ndarray, latent_size: int, experts: bool,
+                   per_frame: bool = True) -> ClipCondition:
     bc = net.config
     win = audio_windows(clip.audio, bc.audio_window)[idx]
     audio = torch.from_numpy(win.reshape(len(idx), bc.audio_window, bc.audio_blocks, bc.audio_channels))
-    lm = clip.landmarks
     n = len(idx)
-    masks = {"full": torch.ones(n, latent_size, latent_size),
-             "face": torch.from_numpy(box_mask(lm, latent_size)).expand(n, -1, -1),
-             "lip": torch.from_numpy(box_mask(lm[48:68], latent_size, 0.3)).expand(n, -1, -1)}
-    face = torch.from_numpy(box_mask(lm, latent_size * 8, 0.1))[None, None].repeat(1, 3, 1, 1)
+    masks, face = frame_masks(clip_landmarks(clip, idx, per_frame), latent_size)
     gates = torch.from_numpy(clip.gates[idx])
-    return ClipCondition(audio=audio, gates=gates, intensity=torch.ones(n), region=None, masks=masks, face_mask=face,
+    return ClipCondition(audio=audio, gates=gates, intensity=torch.ones(n), region=None,
+                         masks={k: torch.from_numpy(v) for k, v in masks.items()}, face_mask=torch.from_numpy(face),
                          identity=torch.zeros(1, bc.face_embedding_dim))
+
+
+def _window_indices(start: int, frames: int, motion: int) -> tuple[np.ndarray, list[int]]:
+    """The window's frame indices and its ``max(motion, 1)`` motion frames' (the frames before it)."""
+    return np.arange(start, start + frames), [max(start - motion + i, 0) for i in range(max(motion, 1))]
 
 
 def _window(clip: Clip, start: int, frames: int, motion: int, use_reference: bool = False):
     """Frame indices, the reference image [1,3,H,W] and the motion frames [m,3,H,W] for a window."""
-    idx = np.arange(start, start + frames)
+    idx, mot = _window_indices(start, frames, motion)
     ref = to_tensor(clip.ref_image[None])
-    m = max(motion, 1)
     if use_reference:
-        return idx, ref, ref.repeat(m, 1, 1, 1)
-    mot = [max(start - motion + i, 0) for i in range(m)]
+        return idx, ref, ref.repeat(len(mot), 1, 1, 1)
     return idx, ref, to_tensor(clip.frames[mot])
+
+
+@torch.no_grad()
+def clip_latents(vae, clips: list[Clip], scale: float, holdout: int, motion: int, chunk: int = 16) -> dict:
+    """``{id(clip): (latents of its training frames [n - holdout, 4, h, w], the reference's [1, 4, h, w], the
+    reference + motion frames' when they are the reference [1 + m, 4, h, w])}``, encoded once (the VAE is frozen,
+    its posterior mean deterministic) instead of at every step; bit for bit the latents encoded per step."""
+    out = {}
+    for c in clips:
+        x, ref = to_tensor(c.frames[:len(c.frames) - holdout]), to_tensor(c.ref_image[None])
+        out[id(c)] = (torch.cat([encode(vae, x[i:i + chunk], scale) for i in range(0, len(x), chunk)]),
+                      encode(vae, ref, scale), encode(vae, torch.cat([ref, ref.repeat(max(motion, 1), 1, 1, 1)]), scale))
+    return out
 
 
 def fit_tiny_vae(clips: list[Clip], steps: int, lr: float = 2e-3, log=print, holdout: int = 0):
@@ -209,6 +233,10 @@ def train(cfg: TrainConfig, stage: int, resume: bool = False, log=print) -> dict
     sched = make_scheduler()
     scale = net.config.vae_scale
     experts = stage == 2
+    for clip in clips:
+        if len(clip.frames) - cfg.holdout - cfg.clip_frames < 1:
+            raise ConfigError(f"clip {clip.name} is too short for clip_frames + holdout", fix="use longer clips")
+    latents = clip_latents(vae, clips, scale, cfg.holdout, cfg.motion_frames)
     net.train()
     t0, losses = time.time(), []
     groups = pair_groups(clips) if cfg.paired and stage == 2 else [[i] for i in range(len(clips))]
@@ -216,21 +244,20 @@ def train(cfg: TrainConfig, stage: int, resume: bool = False, log=print) -> dict
         group = [clips[i] for i in groups[rng.integers(len(groups))]]
         clip = group[0]
         usable = len(clip.frames) - cfg.holdout - cfg.clip_frames
-        if usable < 1:
-            raise ConfigError(f"clip {clip.name} is too short for clip_frames + holdout", fix="use longer clips")
         start = int(rng.integers(1, usable + 1))
         use_ref = rng.random() < cfg.motion_dropout
         noise, t, preds, targets = None, None, [], []
         for clip in group:  # one clip, or a group sharing the window, noise and timestep (pairs.py)
-            idx, ref, mot = _window(clip, start, cfg.clip_frames, cfg.motion_frames, use_ref)
-            with torch.no_grad():
-                x0 = encode(vae, to_tensor(clip.frames[idx]), scale)
-                ref_lat = encode(vae, torch.cat([ref, mot]), scale)
+            idx, mot = _window_indices(start, cfg.clip_frames, cfg.motion_frames)
+            lat, ref_lat, dropped = latents[id(clip)]
+            x0 = lat[idx]
+            ref_lat = dropped if use_ref else torch.cat([ref_lat, lat[mot]])
             if noise is None:
                 noise = torch.randn_like(x0)
                 t = torch.randint(0, sched.config.num_train_timesteps, (1,)).expand(len(idx))
             targets.append(sched.get_velocity(x0, noise, t))
-            cond = unet_inputs(net, clip_condition(net, clip, idx, x0.shape[-1], experts), ref_lat, experts=experts)
+            cond = clip_condition(net, clip, idx, x0.shape[-1], experts, cfg.frame_masks)
+            cond = unet_inputs(net, cond, ref_lat, experts=experts)
             preds.append(net.denoising_unet(sched.add_noise(x0, noise, t), t, len(idx), cond))
         loss = paired_loss(preds, targets, cfg.paired)
         for g in opt.param_groups:
@@ -278,7 +305,7 @@ def generate_holdout(net: Net, vae, clip: Clip, cfg: TrainConfig, experts: bool,
     out = []
     for a in range(n - cfg.holdout, n, cfg.clip_frames):
         idx = np.arange(a, min(a + cfg.clip_frames, n))
-        cond = clip_condition(net, clip, idx, latent_size_of(vae, clip), experts)
+        cond = clip_condition(net, clip, idx, latent_size_of(vae, clip), experts, cfg.frame_masks)
         frames = sample_clip(net, vae, cond, ref, prev, cfg.eval_steps, gen, net.config.vae_scale).clamp(-1, 1)
         prev = torch.cat([prev, frames])[-m:]
         out.append(frames)

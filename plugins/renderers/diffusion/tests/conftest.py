@@ -30,7 +30,8 @@ def _require(*modules: str) -> None:
 
 def render_kit_clips(work: Path, rig: dict = RIG) -> dict:
     """``{emotion: clip.npz}``: 2 s of the kit speech rendered by examples/default.yaml (facs-rig options ``rig``)
-    with each emotion; audio features = the prosody encoder's per-frame columns; reference = the kit portrait."""
+    with each emotion; audio features = the prosody encoder's per-frame columns; reference = the kit portrait;
+    per-frame landmarks tracked (dlib, :func:`emoavatar.tracking.track_faces`) on the full-resolution frames."""
     import cv2
     import torch
     import yaml
@@ -39,10 +40,12 @@ def render_kit_clips(work: Path, rig: dict = RIG) -> dict:
     from emoavatar.pipeline import Pipeline
     from emoavatar.registry import Registry
     from emoavatar.testing.data import kit_portrait, kit_speech_path
+    from emoavatar.tracking import track_faces
     from emoavatar.types import Audio
     from emoavatar_diffusion.data import save_clip
     from emoavatar_diffusion.face import head_crop
     from emoavatar_diffusion.motion import EXPERTS
+    from emoavatar_dlib.analyzer import DlibFaceAnalyzer
 
     torch.set_num_threads(1)
     work.mkdir(parents=True, exist_ok=True)
@@ -65,11 +68,14 @@ def render_kit_clips(work: Path, rig: dict = RIG) -> dict:
         frames = np.concatenate(list(read_video(video)))
         crops = np.stack([cv2.resize(f[y0:y0 + side, x0:x0 + side], (RES, RES), interpolation=cv2.INTER_AREA)
                           for f in frames])
+        faces = track_faces(DlibFaceAnalyzer(), frames, redetect_every=len(frames) + 1)  # detect once, then fit
+        assert all(f is not None for f in faces), "the rendered head was lost by the tracker"
+        tracked = (np.stack([f.landmarks for f in faces]) - [x0, y0]) / side
         n = min(len(crops), len(prosody))
         gates = np.zeros((n, 6), np.float32)
         gates[:, EXPERTS.index(emo)] = 1.0
         out[emo] = save_clip(work / f"{emo}.npz", crops[:n], prosody[:n], (lm - [x0, y0]) / side, gates,
-                             reference=neutral)
+                             reference=neutral, frame_landmarks=tracked[:n])
     return out
 
 

@@ -77,3 +77,31 @@ def test_renderer_without_weights_names_what_is_missing():
         MoEEDiffusionRenderer(DiffusionConfig())._load()
     with pytest.raises(WeightsNotFoundError, match="net.pth"):
         MoEEDiffusionRenderer(DiffusionConfig(backbone="/nonexistent/net.pth"))._load()
+
+
+def test_a_landmarks68_stage_before_it_gives_the_renderer_per_frame_head_landmarks(kit_portrait):
+    """In a chain after facs-rig, moee-motion passes the head's per-frame landmarks on (declared optional port);
+    the renderer draws its face-locator input and masks from them (moved with the head), else from the portrait."""
+    from emoavatar.ports import PortView
+    from emoavatar.types import Motion
+    from emoavatar_diffusion.face import frame_masks
+    from emoavatar_diffusion.motion import MoEEMotion
+    from emoavatar_diffusion.spec import MOTION_SPEC, MoEEMotionConfig
+
+    t = 4
+    lm = np.repeat(np.asarray(kit_portrait.face.landmarks, np.float32)[None], t, 0)
+    lm[:, :, 0] += np.arange(t)[:, None] * 10.0  # the head moves 10 px right per frame
+    head = Motion("landmarks68", {"landmarks68": lm}, 25.0)
+    ctx = RunContext(n_frames=t)
+    ctx.ports = PortView({"motion:landmarks68": head}, tuple(MOTION_SPEC.consumes) + tuple(MOTION_SPEC.optional), "moee")
+    gen = MoEEMotion(MoEEMotionConfig(audio=None))
+    m = gen.generate(FeatureSet(), _state(t, {"happy": 1}), kit_portrait, ctx)
+    assert np.array_equal(m.tracks["landmarks"], lm)
+    assert "landmarks" not in gen.generate(FeatureSet(), _state(t, {"happy": 1}), kit_portrait, RunContext(n_frames=t)).tracks
+
+    # face.frame_masks: the locator's face box follows the landmarks frame by frame
+    side = 4 * np.ptp(lm[0], 0).max()
+    masks, locator = frame_masks((lm - lm[0].min(0) + side / 4) / side, 16)
+    assert locator.shape == (t, 3, 128, 128) and masks["face"].shape == (t, 16, 16)
+    cols = [np.nonzero(locator[i, 0].any(0))[0] for i in range(t)]
+    assert all(c2[0] > c1[0] and c2[-1] > c1[-1] for c1, c2 in zip(cols, cols[1:]))

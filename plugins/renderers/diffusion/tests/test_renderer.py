@@ -61,3 +61,28 @@ def test_wrong_space_and_audio_width_are_port_errors(random_checkpoint, kit_port
         r.render(Motion("landmarks68", {"landmarks68": np.zeros((2, 68, 2))}, 25.0))
     with pytest.raises(PortError, match="wav2vec2"):
         r.render(_motion(2, d=5))
+
+
+def test_a_landmarks_track_moves_the_face_locator_input_with_the_head(random_checkpoint, kit_portrait):
+    from emoavatar_diffusion.renderer import MoEEDiffusionRenderer
+    from emoavatar_diffusion.spec import DiffusionConfig
+
+    r = MoEEDiffusionRenderer(DiffusionConfig(checkpoint=str(random_checkpoint), steps=1, clip_frames=2))
+    r.prepare(kit_portrait)
+    static = r.condition(_motion(2))
+    assert static.face_mask.shape[0] == 2 and torch_equal(static.face_mask[0], static.face_mask[1])
+    m = _motion(2)
+    lm = np.repeat(np.asarray(kit_portrait.face.landmarks, np.float32)[None], 2, 0)
+    lm[1, :, 1] += 0.1 * r._crop[2]  # frame 2: the head 10 % of the crop lower
+    m.tracks["landmarks"] = lm
+    moving = r.condition(m)
+    assert torch_equal(moving.face_mask[0], static.face_mask[0])  # the portrait's own landmarks: the static mask
+    rows = [np.nonzero(moving.face_mask[i, 0].numpy().any(1))[0] for i in range(2)]
+    assert rows[1][0] > rows[0][0] and rows[1][-1] >= rows[0][-1]
+    assert r.render(m).shape == (2, kit_portrait.height, kit_portrait.width, 3)
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return bool(torch.equal(a, b))

@@ -37,20 +37,21 @@ def stage1(kit_clips, kit_clip_crop, tmp_path_factory):
 @pytest.mark.slow
 def test_stage1_generates_held_out_frames_better_than_the_baselines(stage1):
     """Held-out frames (the last 6 per clip, never trained on, nor seen by the tiny VAE) generated as the renderer
-    generates a video: in windows of ``clip_frames`` from the reference image, the audio features and motion frames
-    (the two real frames before them, then the last generated ones); against uniform noise, the mean training frame,
-    a copy of the reference image and a copy of the last frame before them. README states the numbers."""
+    generates a video: in windows of ``clip_frames`` from the reference image, the audio features, the face-locator
+    masks drawn from each frame's tracked landmarks and motion frames (the two real frames before them, then the last
+    generated ones); against uniform noise, the mean training frame, a copy of the reference image and a copy of the
+    last frame before them. README states the numbers and the diagnosis."""
     m = json.loads((stage1 / "metrics.json").read_text())
     print("stage 1 held-out PSNR", m)
     assert m["step"] == STAGE1["iterations"] and m["loss_last"] < m["loss_first"] / 3
     assert m["mean_frame_psnr"] < 27.0  # the clips move: the mean frame is a real baseline (34 dB on still clips)
     assert m["holdout_psnr"] > m["noise_psnr"] + 15.0
-    # measured (README): 24.15 dB vs 24.95 mean frame, 24.84 last frame, 23.61 reference; mouth box 21.78 vs 21.27.
-    # The mean and last frame are NOT beaten (README: seeds 0-3 end -0.80 / -0.71 / -1.31 / -0.13 dB from the mean
-    # frame); asserted is what seed 0 shows: near the mean frame, above the reference copy and, in the mouth box
-    # (where the audio drives the frames), above the mean frame.
-    assert m["holdout_psnr"] > m["mean_frame_psnr"] - 1.0 and m["holdout_psnr"] > m["reference_psnr"] + 0.3
-    assert m["mouth_psnr"] > m["mouth_mean_frame_psnr"] + 0.2
+    # measured (README): 24.81 dB vs 24.95 mean frame, 24.84 last frame, 23.61 reference; mouth box 22.50 vs 21.27.
+    # The mean and last frame are NOT beaten by a clear margin (README: the 300-step model is underfit); asserted is
+    # what seed 0 shows, less a safety margin: near the mean frame, above the reference copy and, in the mouth box
+    # (where the audio and the per-frame masks drive the frames), above the mean frame.
+    assert m["holdout_psnr"] > m["mean_frame_psnr"] - 0.6 and m["holdout_psnr"] > m["reference_psnr"] + 0.6
+    assert m["mouth_psnr"] > m["mouth_mean_frame_psnr"] + 0.6
 
 
 @pytest.mark.slow
@@ -227,3 +228,22 @@ def test_trained_renderer_end_to_end_through_a_pipeline(stage2, kit_clip_crop, k
     err = np.abs(crop - ref[None]).mean()
     assert err < 40, f"the generated head is far from the portrait (mean abs error {err:.1f})"
     assert np.abs(np.diff(crop, axis=0)).mean() > 0.1, "the head does not move"
+
+
+def test_clips_load_with_and_without_per_frame_landmarks(tmp_path):
+    """Older clips (no ``frame_landmarks``) still load and use the first frame's landmarks for every frame."""
+    from emoavatar_diffusion.data import load_clips, save_clip
+    from emoavatar_diffusion.train import clip_landmarks
+
+    n, rng = 5, np.random.default_rng(0)
+    frames, audio, gates = np.zeros((n, 8, 8, 3), np.uint8), np.zeros((n, 2), np.float32), np.full((n, 6), 1 / 6)
+    lm = rng.uniform(0.2, 0.8, (68, 2))
+    per_frame = lm[None] + np.arange(n)[:, None, None] * 0.01
+    save_clip(tmp_path / "old.npz", frames, audio, lm, gates)
+    save_clip(tmp_path / "new.npz", frames, audio, lm, gates, frame_landmarks=per_frame)
+    new, old = load_clips([str(tmp_path)])
+    idx = np.array([1, 3])
+    assert old.frame_landmarks is None and np.allclose(clip_landmarks(old, idx), lm[None])
+    assert np.allclose(clip_landmarks(new, idx), per_frame[idx]) and np.allclose(clip_landmarks(new, idx, False), lm[None])
+    with pytest.raises(ValueError, match="frame_landmarks"):
+        save_clip(tmp_path / "bad.npz", frames, audio, lm, gates, frame_landmarks=per_frame[:2])

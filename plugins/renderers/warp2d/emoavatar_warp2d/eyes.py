@@ -42,6 +42,23 @@ def close_lids(lm: np.ndarray, blink: float) -> np.ndarray:
     return out
 
 
+def polygon_pixels(image: np.ndarray, poly: np.ndarray, holes: tuple[np.ndarray, ...] = ()) -> np.ndarray:
+    """``image[mask > 0]`` for the mask ``cv2.fillPoly`` draws from ``poly`` rounded to whole pixels
+    (minus the ``holes``, filled with 0 after it), rasterised over the polygon's box only: the same
+    pixels in the same order as a mask of the whole image, without drawing and scanning all of it."""
+    pts = np.round(poly).astype(np.int32)
+    h, w = image.shape[:2]
+    x0, y0 = np.maximum(pts.min(0), 0)
+    x1, y1 = np.minimum(pts.max(0) + 1, [w, h])
+    if x1 <= x0 or y1 <= y0:
+        return image[:0, 0]
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillPoly(mask, [pts - [x0, y0]], 255)
+    for hole in holes:
+        cv2.fillPoly(mask, [np.round(hole).astype(np.int32) - [x0, y0]], 0)
+    return image[y0:y1, x0:x1][mask > 0]
+
+
 def openness(lm: np.ndarray, eye: int) -> float:
     (a, b), (c, d) = LIDS[eye]
     return math.hypot(*(lm[a] - lm[b])) + math.hypot(*(lm[c] - lm[d]))
@@ -61,13 +78,9 @@ class EyePainter:
             # lid skin: a band above the lashes and the crease, below the brow; the brighter half
             lo, hi = np.array([0.0, -0.1 * iod]), np.array([0.0, -0.3 * iod])
             band = np.vstack([upper + lo, (upper + hi)[::-1]])
-            mask = np.zeros(image.shape[:2], np.uint8)
-            cv2.fillPoly(mask, [np.round(band).astype(np.int32)], 255)
-            px = image[mask > 0].astype(np.float64)
+            px = polygon_pixels(image, band).astype(np.float64)
             self.skin.append(np.percentile(px, 60, axis=0) if len(px) else np.array([200.0, 160.0, 140.0]))
-            emask = np.zeros(image.shape[:2], np.uint8)
-            cv2.fillPoly(emask, [np.round(pts).astype(np.int32)], 255)
-            epx = image[emask > 0].astype(np.float64)
+            epx = polygon_pixels(image, pts).astype(np.float64)
             dark = np.percentile(epx, 10, axis=0) if len(epx) else np.array([40.0, 30.0, 30.0])
             self.lash.append(0.3 * dark + 0.7 * self.skin[-1] * 0.55)
 

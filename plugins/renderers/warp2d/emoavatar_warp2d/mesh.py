@@ -198,21 +198,24 @@ def build_mesh(lm: np.ndarray, height: int, width: int, ring_scale: float = 1.6,
     m = border_margin * max(height, width)
     lo, hi = np.array([-m, -m]), np.array([width - 1 + m, height - 1 + m])
 
-    points = [*lm]
+    groups = ((forehead_pts, "forehead"), (head, "head"), (ring, "fixed"), (frame, "fixed"))
+    buf = np.empty((68 + sum(len(g) for g, _ in groups), 2))  # the points kept so far: buf[:n]
+    buf[:68], n = lm, 68
     kinds = ["lm"] * 68
     follow_of: dict[int, tuple[int, float]] = {}
     min_dist = max(1.0, 0.08 * iod)
-    for group, kind in ((forehead_pts, "forehead"), (head, "head"), (ring, "fixed"), (frame, "fixed")):
+    for group, kind in groups:
         for i, p in enumerate(group):
             if (kind != "fixed" or group is ring) and (np.any(p < lo) or np.any(p > hi)):
                 continue  # outside the frame: the frame points cover it
-            if np.min(np.linalg.norm(np.asarray(points) - p, axis=1)) < min_dist:
+            if np.min(np.linalg.norm(buf[:n] - p, axis=1)) < min_dist:
                 continue
             if kind == "forehead":
-                follow_of[len(points)] = forehead[i]
-            points.append(p)
+                follow_of[n] = forehead[i]
+            buf[n] = p
+            n += 1
             kinds.append(kind)
-    points = np.asarray(points, dtype=np.float64)
+    points = buf[:n].copy()
     kinds_arr = np.array(kinds)
     head_idx = np.flatnonzero(kinds_arr == "head")
     below = ((points[head_idx] - centre) @ -up) / (head_ring_scale * half_h)  # 1 at the bottom of the ring

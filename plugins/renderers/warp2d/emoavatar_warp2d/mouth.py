@@ -17,6 +17,8 @@ import cv2
 import numpy as np
 from emoavatar.types import INNER_LIPS, OUTER_LIPS
 
+from .eyes import polygon_pixels
+
 UPPER_INNER = [60, 61, 62, 63, 64]
 GAP_PAIRS = ((61, 67), (62, 66), (63, 65))
 _GAP_UP, _GAP_LO = np.array(GAP_PAIRS).T
@@ -35,10 +37,7 @@ def lip_gap(lm: np.ndarray) -> float:
 
 def lip_colour(image: np.ndarray, lm: np.ndarray) -> np.ndarray:
     """Median RGB of the lips (between outer and inner lip contours) in the portrait."""
-    mask = np.zeros(image.shape[:2], np.uint8)
-    cv2.fillPoly(mask, [np.round(lm[OUTER_LIPS]).astype(np.int32)], 255)
-    cv2.fillPoly(mask, [np.round(lm[INNER_LIPS]).astype(np.int32)], 0)
-    px = image[mask > 0]
+    px = polygon_pixels(image, lm[OUTER_LIPS], holes=(lm[INNER_LIPS],))
     return np.median(px, axis=0).astype(np.float64) if len(px) else np.array([150.0, 80.0, 80.0])
 
 
@@ -53,16 +52,18 @@ class MouthPainter:
         self.teeth = teeth
         self.feather = feather
 
-    def strength(self, lm: np.ndarray, iod: float, own_mouth: float = 1.0) -> float:
+    def strength(self, lm: np.ndarray, iod: float, own_mouth: float = 1.0, gap: float | None = None) -> float:
         """0 (opened no wider than the kept share ``own_mouth`` of the portrait's gap) .. 1 (opened
-        FULL_AT iod wider or more)."""
-        return float(np.clip((lip_gap(lm) / iod - own_mouth * self.src_gap) / FULL_AT, 0.0, 1.0))
+        FULL_AT iod wider or more); ``gap``: ``lip_gap(lm)`` when the caller has it."""
+        x = ((lip_gap(lm) if gap is None else gap) / iod - own_mouth * self.src_gap) / FULL_AT
+        return min(1.0, max(0.0, float(x)))
 
     def paint(self, frame: np.ndarray, lm: np.ndarray, iod: float, teeth: float | None = None,
               own_mouth: float = 1.0) -> None:
         """Paint in place onto uint8 RGB ``frame`` for target landmarks ``lm``; ``teeth`` (0..1,
         None: the configured band) bares more upper teeth, e.g. in a smile."""
-        k = self.strength(lm, iod, own_mouth)
+        gap = lip_gap(lm)
+        k = self.strength(lm, iod, own_mouth, gap)
         if k <= 0.0:
             return
         h, w = frame.shape[:2]
@@ -78,11 +79,11 @@ class MouthPainter:
         poly = np.round((inner - org) * scale).astype(np.int32)
         mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
         cv2.fillPoly(mask, [poly], 255, lineType=cv2.LINE_AA, shift=SUB)
-        hard = (mask > 127).astype(np.uint8)
+        hard = cv2.threshold(mask, 127, 1, cv2.THRESH_BINARY)[1]  # = (mask > 127) as uint8
         alpha = mask.astype(np.float32) / 255.0
         if sigma > 0.3:
             alpha = cv2.GaussianBlur(alpha, (0, 0), sigma * 0.5) * (alpha > 0)  # soften, stay inside the lips
-        gap_px = max(lip_gap(lm), 1.0)
+        gap_px = max(gap, 1.0)
         depth = cv2.distanceTransform(hard, cv2.DIST_L2, 3) / (0.45 * gap_px)
         depth = np.clip(depth, 0, 1)[..., None] ** 0.7
         colour = self.edge * (1 - depth) + self.deep * depth
@@ -96,8 +97,8 @@ class MouthPainter:
     def _teeth(self, colour: np.ndarray, lm: np.ndarray, org: np.ndarray, gap_px: float, scale: float,
                shape: tuple[int, int], bared: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         upper = lm[UPPER_INNER] - org
-        mid = lm[[61, 62, 63]].mean(0) - lm[[67, 66, 65]].mean(0)
-        down = -mid / (np.linalg.norm(mid) or 1.0)  # from upper towards lower lip
+        mid = (lm[61] + lm[62] + lm[63]) / 3 - (lm[67] + lm[66] + lm[65]) / 3  # = the two rows' mean(0)
+        down = -mid / (float(np.sqrt(mid @ mid)) or 1.0)  # from upper towards lower lip
         band = self.teeth * (0.35 if bared is None else 0.25 + 0.4 * bared) * gap_px
         if band < 0.5:
             return colour, np.zeros(shape, np.float32)

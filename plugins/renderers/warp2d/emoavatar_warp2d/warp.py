@@ -18,16 +18,24 @@ EPS = 1e-3  # px: corners closer than this to their source position count as unm
 
 
 def triangle_affines(src: np.ndarray, dst: np.ndarray, tris: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Backward affines ``[K, 2, 3]`` (target -> source) and a validity mask (non-degenerate target)."""
+    """Backward affines ``[K, 2, 3]`` (target -> source) and a validity mask (non-degenerate target).
+
+    In closed form (Cramer's rule on the edge vectors, ~10x a batched ``np.linalg.solve``): with
+    target edges ``e1 = q1 - q0``, ``e2 = q2 - q0`` and source edges ``f1``, ``f2`` the linear part is
+    ``L = [f1 f2] [e1 e2]^-1`` and the translation ``p0 - L q0``."""
     q = dst[tris]  # [K, 3, 2]
     p = src[tris]
-    qh = np.concatenate([q, np.ones(q.shape[:2] + (1,))], axis=2)  # [K, 3, 3]
     e1, e2 = q[:, 1] - q[:, 0], q[:, 2] - q[:, 0]
-    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]  # det(qh): twice the signed area (closed form, no LU)
+    f1, f2 = p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]
+    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]  # twice the signed area
     ok = np.abs(det) > 1e-6
-    qh[~ok] = np.eye(3)
-    m = np.linalg.solve(qh, p)  # [K, 3, 2]: qh @ m = p
-    return np.transpose(m, (0, 2, 1)), ok
+    inv = 1.0 / np.where(ok, det, 1.0)
+    out = np.empty((len(tris), 2, 3))
+    lx = (f1 * e2[:, 1:] - f2 * e1[:, 1:]) * inv[:, None]  # [K, 2]: d source / d target x
+    ly = (f2 * e1[:, :1] - f1 * e2[:, :1]) * inv[:, None]  # d source / d target y
+    out[:, :, 0], out[:, :, 1] = lx, ly
+    out[:, :, 2] = p[:, 0] - lx * q[:, 0, :1] - ly * q[:, 0, 1:]
+    return out, ok
 
 
 def moving_triangles(src: np.ndarray, dst: np.ndarray, tris: np.ndarray) -> np.ndarray:
