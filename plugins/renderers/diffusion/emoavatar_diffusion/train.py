@@ -4,7 +4,8 @@
   clips (experts off), starting from Hallo's ``net.pth`` (``backbone:``), a checkpoint (``init:``) or,
   for the tiny test config, random weights;
 * stage 2 freezes all of that and trains only the expert layers and gates (experts on, ``init:`` =
-  the stage-1 folder).
+  the stage-1 folder); its ``paired`` option adds the paired-emotion loss of :mod:`.pairs` over clips
+  that share their audio.
 
 Loss: v-prediction MSE at a uniform random timestep of the backbone's scheduler (zero-SNR DDIM).
 Each step takes ``clip_frames`` consecutive frames, the clip's reference image and the
@@ -37,6 +38,7 @@ from .checkpoint import TRAIN_STATE, load_checkpoint, load_train_state, load_vae
 from .data import Clip, load_clips
 from .face import box_mask, frame_masks
 from .motion import audio_windows
+from .pairs import pair_groups, paired_loss
 from .sampling import ClipCondition, encode, make_scheduler, sample_clip, tiny_vae, to_tensor, unet_inputs
 
 
@@ -58,6 +60,8 @@ class TrainConfig(BaseModel):
     clip_frames: int = Field(4, ge=1)
     motion_frames: int = Field(2, ge=0)
     motion_dropout: float = Field(0.5, ge=0, le=1, description="chance that the motion frames are the reference")
+    paired: float = Field(0.0, ge=0, description="stage 2: weight of the paired-emotion loss (pairs.py) over clips that "
+                          "share their audio frame for frame (same window, noise and timestep for all of them); 0 = off")
     holdout: int = Field(4, ge=0, description="last frames of each clip never trained on (evaluated)")
     eval_steps: int = Field(20, ge=1, description="DDIM steps for the held-out frames (1: the model's x0 estimate from "
                             "pure noise, i.e. its conditional mean, the PSNR-optimal output)")
@@ -235,22 +239,27 @@ def train(cfg: TrainConfig, stage: int, resume: bool = False, log=print) -> dict
     latents = clip_latents(vae, clips, scale, cfg.holdout, cfg.motion_frames)
     net.train()
     t0, losses = time.time(), []
+    groups = pair_groups(clips) if cfg.paired and stage == 2 else [[i] for i in range(len(clips))]
     while step < cfg.iterations:
-        clip = clips[rng.integers(len(clips))]
+        group = [clips[i] for i in groups[rng.integers(len(groups))]]
+        clip = group[0]
         usable = len(clip.frames) - cfg.holdout - cfg.clip_frames
         start = int(rng.integers(1, usable + 1))
         use_ref = rng.random() < cfg.motion_dropout
-        idx, mot = _window_indices(start, cfg.clip_frames, cfg.motion_frames)
-        lat, ref_lat, dropped = latents[id(clip)]
-        x0 = lat[idx]
-        ref_lat = dropped if use_ref else torch.cat([ref_lat, lat[mot]])
-        noise = torch.randn_like(x0)
-        t = torch.randint(0, sched.config.num_train_timesteps, (1,)).expand(len(idx))
-        target = sched.get_velocity(x0, noise, t)
-        cond = clip_condition(net, clip, idx, x0.shape[-1], experts, cfg.frame_masks)
-        cond = unet_inputs(net, cond, ref_lat, experts=experts)
-        pred = net.denoising_unet(sched.add_noise(x0, noise, t), t, len(idx), cond)
-        loss = torch.nn.functional.mse_loss(pred, target)
+        noise, t, preds, targets = None, None, [], []
+        for clip in group:  # one clip, or a group sharing the window, noise and timestep (pairs.py)
+            idx, mot = _window_indices(start, cfg.clip_frames, cfg.motion_frames)
+            lat, ref_lat, dropped = latents[id(clip)]
+            x0 = lat[idx]
+            ref_lat = dropped if use_ref else torch.cat([ref_lat, lat[mot]])
+            if noise is None:
+                noise = torch.randn_like(x0)
+                t = torch.randint(0, sched.config.num_train_timesteps, (1,)).expand(len(idx))
+            targets.append(sched.get_velocity(x0, noise, t))
+            cond = clip_condition(net, clip, idx, x0.shape[-1], experts, cfg.frame_masks)
+            cond = unet_inputs(net, cond, ref_lat, experts=experts)
+            preds.append(net.denoising_unet(sched.add_noise(x0, noise, t), t, len(idx), cond))
+        loss = paired_loss(preds, targets, cfg.paired)
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
         opt.zero_grad()
