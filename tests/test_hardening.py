@@ -36,9 +36,11 @@ def trivial_cli(*args: str, env: dict | None = None, preexec=None, timeout: floa
 
 
 def _default_sigint() -> None:
-    # a shell without job control starts background jobs with SIGINT ignored, and Python then keeps
-    # ignoring it: give the run a terminal's Ctrl-C whatever started pytest
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    # a shell without job control starts background jobs with SIGINT ignored, and `nohup` starts them
+    # with SIGHUP ignored; the run keeps an ignored signal ignored (as it should under nohup): give it
+    # a terminal's Ctrl-C, hang-up and kill whatever started pytest
+    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 def trivial_popen(*args: str) -> subprocess.Popen:
