@@ -66,8 +66,7 @@ class MoEEMotion(MotionGenerator):
                 n = min(cfg.latent_dim, emotion.latent.shape[1])
                 lat[:, :n] = emotion.latent[:t, :n]
             tracks["latent"] = lat
-        ports = getattr(ctx, "ports", None)
-        head = ports.get(LANDMARKS_PORT) if ports is not None else None
+        head = ctx.ports.get(LANDMARKS_PORT)
         if head is not None:
             lm = np.asarray(head.tracks["landmarks68"], np.float32)
             if len(lm) < t:

@@ -246,9 +246,9 @@ def train(cfg: TrainConfig, stage: int, resume: bool = False, log=print) -> dict
         usable = len(clip.frames) - cfg.holdout - cfg.clip_frames
         start = int(rng.integers(1, usable + 1))
         use_ref = rng.random() < cfg.motion_dropout
+        idx, mot = _window_indices(start, cfg.clip_frames, cfg.motion_frames)
         noise, t, preds, targets = None, None, [], []
         for clip in group:  # one clip, or a group sharing the window, noise and timestep (pairs.py)
-            idx, mot = _window_indices(start, cfg.clip_frames, cfg.motion_frames)
             lat, ref_lat, dropped = latents[id(clip)]
             x0 = lat[idx]
             ref_lat = dropped if use_ref else torch.cat([ref_lat, lat[mot]])
