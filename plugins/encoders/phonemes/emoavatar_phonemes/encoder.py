@@ -20,6 +20,7 @@ MIN_DECODE_S = 0.05  # shorter audio (or no audible frame) is not worth decoding
 SPLIT_MIN_S = 4.0  # parallel recognition cuts utterances at least this long ...
 SPLIT_PAUSE_S = 0.2  # ... in a pause (gated silence) at least this long ...
 SPLIT_MIDDLE = 0.5  # ... whose centre lies in this middle share of the utterance
+HELPERS = 2  # helper processes that decode recognised spans while this process's GIL stays free
 
 
 def utterances(db: np.ndarray, max_s: float, search_s: float = 5.0, smooth_s: float = 0.3) -> list[tuple[int, int]]:
@@ -113,36 +114,46 @@ class PhonemeEncoder(AudioEncoder):
         spans = utterances(db, self.config.max_utterance_s)
         if self.config.parallel:
             spans = [piece for a, b in spans for piece in pause_split(gate, a, b)]
-            return self._recognise_in_pairs(samples, spans), meta
+            return self._recognise_parallel(samples, spans), meta
         for a, b in spans:
             phones += [(p, s + a / 100, e + a / 100) for p, s, e in self._sphinx.recognise(span_samples(samples, a, b))]
         return phones, meta
 
-    def _recognise_in_pairs(self, samples: np.ndarray, spans: list[tuple[int, int]]) -> list[Segment]:
-        """Each span decoded fresh (``recognise(fresh=True)``), the second of each pair in the helper
-        process (:mod:`.worker`) while this thread decodes the first, when that process is ready."""
-        from .worker import decoder_process
+    def _recognise_parallel(self, samples: np.ndarray, spans: list[tuple[int, int]]) -> list[Segment]:
+        """Each span decoded fresh (``recognise(fresh=True)``) in the helper processes (:mod:`.worker`)
+        that are ready: with :data:`HELPERS` of them, or one for a single span, this thread decodes
+        nothing and waits with the GIL released, so the run's other threads (the face analysis) run
+        meanwhile; with fewer it decodes the first span of each group itself (pocketsphinx holds the
+        GIL), the helpers the rest. The phones are the same wherever a span is decoded."""
+        from .worker import decoder_processes
 
-        helper = decoder_process(self._sphinx.options) if len(spans) > 1 else None
+        helpers = [h for h in decoder_processes(self._sphinx.options, HELPERS) if h.ready()]
+        here = len(helpers) < min(HELPERS, len(spans))  # too few helpers: this thread decodes too
+        width = len(helpers) + here
         phones: list[Segment] = []
-        for i in range(0, len(spans), 2):
-            pair = spans[i:i + 2]
-            sent = helper is not None and len(pair) == 2 and helper.submit(span_samples(samples, *pair[1]))
+        for i in range(0, len(spans), width):
+            group = spans[i:i + width]
+            unread = [h.submit(span_samples(samples, *span)) for h, span in zip(helpers, group[here:])]
+            decoded: list = []
             try:
-                decoded = [self._sphinx.recognise(span_samples(samples, *pair[0]), fresh=True)]
+                if here:
+                    decoded.append(self._sphinx.recognise(span_samples(samples, *group[0]), fresh=True))
+                for j, (h, span) in enumerate(zip(helpers, group[here:])):
+                    segs = None
+                    if unread[j]:
+                        unread[j] = False
+                        try:
+                            segs = h.result()
+                        except RuntimeError as e:
+                            log.debug("phonemes: %s; decoding here", e)
+                    decoded.append(segs if segs is not None else self._sphinx.recognise(span_samples(samples, *span),
+                                                                                        fresh=True))
             except BaseException:
-                if sent:  # its answer would stay unread in the pipe
-                    helper.discard()
+                for h, waiting in zip(helpers, unread):
+                    if waiting:  # its answer would stay unread in the pipe
+                        h.discard()
                 raise
-            if len(pair) == 2:
-                segs = None
-                if sent:
-                    try:
-                        segs = helper.result()
-                    except RuntimeError as e:
-                        log.debug("phonemes: %s; decoding here", e)
-                decoded.append(segs if segs is not None else self._sphinx.recognise(span_samples(samples, *pair[1]), fresh=True))
-            for (a, _), segs in zip(pair, decoded):
+            for (a, _), segs in zip(group, decoded):
                 phones += [(p, s + a / 100, e + a / 100) for p, s, e in segs]
         return phones
 

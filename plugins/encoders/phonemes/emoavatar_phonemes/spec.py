@@ -45,8 +45,8 @@ class PhonemesConfig(BaseModel):
                     "10 ms near each limit, so memory stays flat however long the speech")
     parallel: bool = Field(
         True, description="recognition cuts speech of 4 s or more in two at the pause nearest its middle and "
-                          "decodes the second part in a helper process beside the first (pocketsphinx holds the GIL); "
-                          "the phones do not depend on whether that process is ready, only the speed does")
+                          "decodes the parts in helper processes (pocketsphinx holds the GIL; the run's face analysis goes on "
+                          "meanwhile); the phones do not depend on whether those processes are ready, only the speed does")
     dominance: dict[str, float] = Field(
         default_factory=dict, description="per-viseme dominance overrides (Cohen & Massaro), e.g. {PP: 2.0}")
 

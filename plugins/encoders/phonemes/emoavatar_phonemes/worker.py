@@ -1,13 +1,13 @@
-"""A second process that recognises phones beside the caller's thread.
+"""Helper processes that recognise phones while the caller's process keeps its GIL free.
 
 PocketSphinx holds the GIL for a whole ``process_raw`` call, so two threads cannot decode at
-once; a process can. :func:`decoder_process` starts ``python -m emoavatar_phonemes.worker`` (a
+once; a process can. :func:`decoder_processes` starts ``python -m emoavatar_phonemes.worker`` processes (each a
 plain child process, not a fork of this threaded one, and without re-importing the caller's
 ``__main__``), which loads its decoders once and then answers requests in order over its pipes:
 ``(options, samples)`` -> the same ``[(phone, start_s, end_s)]`` as
 ``SphinxPhones(**options).recognise(samples, fresh=True)`` in this process.
 
-The process is started when a process asks for it the second time (a process that encodes twice
+The processes are started when a process asks for them the second time (a process that encodes twice
 is a long-lived one: the web UI, a batch, a benchmark; a one-off ``emoavatar run`` never pays for
 starting it) and is never waited for: :meth:`DecoderProcess.ready` is true once it has loaded its
 decoders; until then (or if it fails) the caller decodes everything itself, so results never
@@ -97,7 +97,7 @@ class DecoderProcess:
 
     def discard(self) -> None:
         """Give up on this process (an answer left unread, a broken pipe): it is stopped, and
-        :func:`decoder_process` starts another when asked again."""
+        :func:`decoder_processes` starts another when asked again."""
         self.failed = True
         self._proc.kill()
 
@@ -116,31 +116,33 @@ class DecoderProcess:
         return pickle.load(self._proc.stdout)
 
 
-_PROCESSES: dict[tuple, DecoderProcess] = {}
+_PROCESSES: dict[tuple, list[DecoderProcess]] = {}
 _ASKED: set[tuple] = set()
 _LOCK = threading.Lock()
 
 
-def decoder_process(options: dict) -> DecoderProcess | None:
-    """This process's decoder process for ``options``: None the first time it is asked for, started
-    (not waited for) the second time, then the same one (a new one if it failed)."""
+def decoder_processes(options: dict, n: int = 1) -> list[DecoderProcess]:
+    """This process's ``n`` decoder processes for ``options``: none the first time they are asked
+    for, started (not waited for) the second time, then the same ones (a failed one replaced)."""
     key = tuple(sorted(options.items()))
     with _LOCK:
         if key not in _ASKED:
             _ASKED.add(key)
-            return None
-        proc = _PROCESSES.get(key)
-        if proc is None or proc.failed:
-            if proc is not None:
+            return []
+        procs = _PROCESSES.setdefault(key, [])
+        for i, proc in enumerate(procs):
+            if proc.failed:
                 proc.close()
-            proc = _PROCESSES[key] = DecoderProcess(options)
-        return proc
+                procs[i] = DecoderProcess(options)
+        procs += [DecoderProcess(options) for _ in range(n - len(procs))]
+        return procs[:n]
 
 
 @atexit.register
 def _close_all() -> None:
-    for proc in list(_PROCESSES.values()):
-        proc.close()
+    for procs in list(_PROCESSES.values()):
+        for proc in procs:
+            proc.close()
     _PROCESSES.clear()
 
 

@@ -49,11 +49,12 @@ def test_helper_process_starts_when_asked_for_the_second_time(monkeypatch):
     monkeypatch.setattr(worker, "_PROCESSES", {})
     monkeypatch.setattr(worker, "DecoderProcess", Started)
     options = {"phone_lm": "en-us-phone", "language_weight": 2.0}
-    assert worker.decoder_process(options) is None and not started  # a one-off run never starts it
-    helper = worker.decoder_process(options)
-    assert started == [options] and worker.decoder_process(options) is helper  # then one, kept
-    helper.failed = True
-    assert worker.decoder_process(options) is not helper and len(started) == 2  # a failed one is replaced
+    assert worker.decoder_processes(options, 2) == [] and not started  # a one-off run never starts them
+    helpers = worker.decoder_processes(options, 2)
+    assert started == [options, options] and worker.decoder_processes(options, 2) == helpers  # then two, kept
+    helpers[1].failed = True
+    again = worker.decoder_processes(options, 2)
+    assert again[0] is helpers[0] and again[1] is not helpers[1] and len(started) == 3  # a failed one is replaced
 
 
 class _Absent:
@@ -62,11 +63,36 @@ class _Absent:
     def __init__(self, fail: bool = False) -> None:
         self.fail = fail
 
+    def ready(self) -> bool:
+        return self.fail
+
     def submit(self, samples) -> bool:
         return self.fail
 
     def result(self):
         raise RuntimeError("the decoder process failed: test")
+
+
+class _InProcess:
+    """A ready helper that decodes in this process, as the worker does (``recognise(fresh=True)``)."""
+
+    def __init__(self) -> None:
+        self.sphinx, self.samples, self.decoded = SphinxPhones(), None, 0
+
+    def ready(self) -> bool:
+        return True
+
+    def submit(self, samples) -> bool:
+        if self.samples is not None:
+            return False
+        self.samples = samples
+        return True
+
+    def result(self):
+        with self.sphinx.session():
+            segs = self.sphinx.recognise(self.samples, fresh=True)
+        self.samples, self.decoded = None, self.decoded + 1
+        return segs
 
 
 @pytest.mark.slow
@@ -88,19 +114,31 @@ def test_helper_process_decodes_as_this_process_and_results_do_not_depend_on_it(
             here = sphinx.recognise(piece, fresh=True)
         assert helper.result() == here and len(here) > 5
 
-        monkeypatch.setattr("emoavatar_phonemes.worker.decoder_process", lambda options: helper)
+        monkeypatch.setattr("emoavatar_phonemes.worker.decoder_processes", lambda options, n: [helper])
         with_helper = PhonemeEncoder(PhonemesConfig()).encode(audio, ctx)
         assert helper.submit(piece)
         helper.discard()  # an answer that would stay unread (Ctrl-C in between): never used again
         assert helper.failed and not helper.ready() and not helper.submit(piece)
     finally:
         helper.close()
-    monkeypatch.setattr("emoavatar_phonemes.worker.decoder_process", lambda options: _Absent())
+    monkeypatch.setattr("emoavatar_phonemes.worker.decoder_processes", lambda options, n: [_Absent()] * n)
     alone = PhonemeEncoder(PhonemesConfig()).encode(audio, ctx)
-    monkeypatch.setattr("emoavatar_phonemes.worker.decoder_process", lambda options: _Absent(fail=True))
+    monkeypatch.setattr("emoavatar_phonemes.worker.decoder_processes", lambda options, n: [_Absent(fail=True)] * n)
     failed = PhonemeEncoder(PhonemesConfig()).encode(audio, ctx)
-    assert with_helper.meta["phones"] == alone.meta["phones"] == failed.meta["phones"]
-    assert np.array_equal(with_helper.values, alone.values) and np.array_equal(alone.values, failed.values)
+    # two ready helpers decode both parts: this thread decodes nothing (the GIL stays free for the face analysis)
+    pool = [_InProcess(), _InProcess()]
+    monkeypatch.setattr("emoavatar_phonemes.worker.decoder_processes", lambda options, n: pool[:n])
+    enc = PhonemeEncoder(PhonemesConfig())
+    monkeypatch.setattr(enc._sphinx, "recognise", None)  # would raise TypeError if this thread decoded
+    helpers_only = enc.encode(audio, ctx)
+    assert [h.decoded for h in pool] == [1, 1]
+    for out in (with_helper, failed, helpers_only):
+        assert out.meta["phones"] == alone.meta["phones"] and np.array_equal(out.values, alone.values)
+    # one piece (under 4 s) and one ready helper: the helper decodes it
+    short = Audio(x[:int(2.5 * 16000)], 16000)
+    short_ctx = RunContext(fps=25.0, n_frames=short.n_frames(25.0), seed=0)
+    by_helper = enc.encode(short, short_ctx)
+    assert [h.decoded for h in pool] == [2, 1] and len(by_helper.meta["phones"]) > 5
     # cut in the 3.0-3.9 s pause: the second part's phones are offset back to the clip
     cut = [s for p, s, e in alone.meta["phones"] if 3.0 <= s <= 3.9 and p == "SIL"]
     assert cut and alone.meta["phones"][-1][2] > 6.5
