@@ -1,8 +1,9 @@
 """Run one independent stage in a thread beside the main one.
 
-The runner analyses the portrait's face (dlib releases the GIL while it detects and fits)
-while the audio encoders run (pocketsphinx holds the GIL, so the two really overlap only
-because the face analyzer does not need it). ``Job(fn)`` starts ``fn()`` at once;
+The runner analyses the portrait's face while the audio encoders run. Both hold the GIL while
+they compute (dlib's detector and shape predictor, pocketsphinx's decode), so they overlap only
+where the encoders compute in other processes (the phonemes encoder's helper processes) and the
+main thread waits with the GIL released. ``Job(fn)`` starts ``fn()`` at once;
 :meth:`Job.result` waits and returns its value or raises its exception, unchanged, in the
 caller's thread. The thread is a daemon: an interrupted run does not wait for it.
 """
