@@ -1,4 +1,4 @@
-"""The default pipeline's render+encode phase alone, and three ways it could overlap better (issue 11).
+"""The default pipeline's render+encode phase alone, and four ways it could overlap better (issue 11).
 
 Renders the demo at 512x512 once through the default pipeline (examples/default.yaml) to capture the
 warp2d renderer and its motion chunks, then times, each the fastest of ``--repeats`` interleaved runs
@@ -13,6 +13,10 @@ warp2d renderer and its motion chunks, then times, each the fastest of ``--repea
 - ``x264-threads=N``: the pipeline with x264 given N threads (PyAV's default 0 lets x264 choose; a
   different count may give a different bitstream: the printout says whether the bytes match
   ``pipeline``'s or the largest decoded pixel difference);
+- ``x264-frame-threads`` / ``encode frame-threads``: the pipeline / the encode-only reference with x264's
+  frame threads instead of PyAV's default slice threads (each frame cut in slices encoded at once, so
+  the encoder thread converts, encodes and muxes one frame after another); frame threads keep several
+  frames in flight (a different bitstream);
 - ``... cv2-threads=1``: OpenCV's own thread pool (remap, blur; 2 threads on 2 cores) off, so the
   renderer's parallel stripes do not contend with x264 (per-pixel operations: the same frames).
 
@@ -74,10 +78,12 @@ class _YuvInCaller(VideoWriter):
 
 class _Threads(VideoWriter):
     threads = 0
+    kind = "SLICE"  # PyAV's default: x264 splits each frame into slices encoded at once (one frame at a time)
 
     def _open(self, height: int, width: int) -> None:
         super()._open(height, width)
         self._vstream.codec_context.thread_count = self.threads
+        self._vstream.codec_context.thread_type = self.kind
 
 
 def main() -> None:
@@ -98,10 +104,13 @@ def main() -> None:
             for m in chunks:
                 renderer.render(m, ctx)
 
-        def encode_only(out: Path) -> None:
-            with VideoWriter(out, 25.0, **opts) as w:
+        def encode_with(writer_cls, out: Path) -> None:
+            with writer_cls(out, 25.0, **opts) as w:
                 for f in frames:
                     w.write(f)
+
+        def encode_only(out: Path) -> None:
+            encode_with(VideoWriter, out)
 
         def beside(writer_cls):
             def run(out: Path) -> None:
@@ -114,6 +123,8 @@ def main() -> None:
                     "yuv-in-render": beside(_YuvInCaller)}
         for k in args.threads:
             variants[f"x264-threads={k}"] = beside(type(f"_Threads{k}", (_Threads,), {"threads": k}))
+        variants["x264-frame-threads"] = beside(type("_Frames", (_Threads,), {"kind": "FRAME"}))
+        variants["encode frame-threads"] = lambda out: encode_with(type("_Frames", (_Threads,), {"kind": "FRAME"}), out)
 
         def one_cv2_thread(fn):
             def run(out: Path) -> None:
@@ -142,7 +153,7 @@ def main() -> None:
         print(f"{n} frames at {args.size}x{args.size}, fastest of {args.repeats}")
         for name, (wall, cpu) in best.items():
             note = ""
-            if name not in ("render", "encode", "pipeline", "render cv2-threads=1"):
+            if name not in ("render", "encode", "pipeline", "render cv2-threads=1", "encode frame-threads"):
                 same = hashlib.sha256((tmp / f"{name}.mp4").read_bytes()).hexdigest() == digest
                 diff = int(np.abs(np.concatenate(list(read_video(tmp / f"{name}.mp4"))).astype(int) - ref).max())
                 note = "same bytes as pipeline" if same else f"max decoded pixel difference to pipeline {diff}"
