@@ -9,9 +9,9 @@ plain child process, not a fork of this threaded one, and without re-importing t
 
 The processes are started when a process asks for them the second time (a process that encodes twice
 is a long-lived one: the web UI, a batch, a benchmark; a one-off ``emoavatar run`` never pays for
-starting it) and is never waited for: :meth:`DecoderProcess.ready` is true once it has loaded its
-decoders; until then (or if it fails) the caller decodes everything itself, so results never
-depend on it, only speed. It exits when its stdin closes (this process exiting, or
+starting them) and are never waited for: :meth:`DecoderProcess.ready` is true once one has loaded its
+decoders; until then (or if it fails) the caller decodes its part itself, so results never
+depend on them, only speed. Each exits when its stdin closes (this process exiting, or
 :meth:`DecoderProcess.close`).
 """
 
