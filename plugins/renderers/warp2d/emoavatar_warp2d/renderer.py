@@ -19,6 +19,7 @@ from .mesh import Mesh, build_mesh, face_frame
 from .mouth import MouthPainter
 from .shading import ExpressionShader
 from .spec import Warp2DConfig
+from .threads import one_cv2_thread
 from .warp import build_map, warp
 
 SPACE = "landmarks68"
@@ -61,11 +62,12 @@ class Warp2DRenderer(Renderer):
         shader, change = self._au_change(motion, len(tracks))
         frames = np.empty((len(tracks), *self._image.shape), np.uint8)
         rest = None if shader is None else np.asarray(self._portrait.face.landmarks, np.float64)
-        for i, lm in enumerate(tracks):  # drawn in place: no copy per frame
-            self.render_frame(lm, float(blink[i]) if blink is not None else 0.0,
-                              None if teeth is None else float(teeth[i]),
-                              1.0 if own_mouth is None else float(own_mouth[i]), out=frames[i],
-                              source=None if shader is None else shader.shaded(self._image, rest, change[i]))
+        with one_cv2_thread():  # small regions, x264 on the other cores: OpenCV's pool costs more than it saves
+            for i, lm in enumerate(tracks):  # drawn in place: no copy per frame
+                self.render_frame(lm, float(blink[i]) if blink is not None else 0.0,
+                                  None if teeth is None else float(teeth[i]),
+                                  1.0 if own_mouth is None else float(own_mouth[i]), out=frames[i],
+                                  source=None if shader is None else shader.shaded(self._image, rest, change[i]))
         return frames
 
     def _au_change(self, motion: Motion, n: int) -> tuple[ExpressionShader | None, np.ndarray | None]:
