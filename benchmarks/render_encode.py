@@ -1,4 +1,4 @@
-"""The default pipeline's render+encode phase alone, and four ways it could overlap better (issue 11).
+"""The default pipeline's render+encode phase alone, and three ways it could overlap better (issue 11).
 
 Renders the demo at 512x512 once through the default pipeline (examples/default.yaml) to capture the
 warp2d renderer and its motion chunks, then times, each the fastest of ``--repeats`` interleaved runs
@@ -17,11 +17,10 @@ warp2d renderer and its motion chunks, then times, each the fastest of ``--repea
   frame threads instead of PyAV's default slice threads (each frame cut in slices encoded at once, so
   the encoder thread converts, encodes and muxes one frame after another); frame threads keep several
   frames in flight (a different bitstream);
-- ``... cv2-threads=1``: OpenCV's own thread pool (remap, blur; 2 threads on 2 cores) off, so the
-  renderer's parallel stripes do not contend with x264 (per-pixel operations: the same frames).
 
 ``pipeline`` minus ``encode`` is what rendering beside x264 costs. Wall times are meaningless on a
 loaded machine (measured there at load 8: every variant within noise of the others): read it on a quiet one.
+(warp2d draws with OpenCV's pool off, ``emoavatar_warp2d.threads``: this script first measured that.)
 
     .venv/bin/python benchmarks/render_encode.py [--repeats 5] [--threads 1 2]
 """
@@ -125,21 +124,6 @@ def main() -> None:
             variants[f"x264-threads={k}"] = beside(type(f"_Threads{k}", (_Threads,), {"threads": k}))
         variants["x264-frame-threads"] = beside(type("_Frames", (_Threads,), {"kind": "FRAME"}))
         variants["encode frame-threads"] = lambda out: encode_with(type("_Frames", (_Threads,), {"kind": "FRAME"}), out)
-
-        def one_cv2_thread(fn):
-            def run(out: Path) -> None:
-                import cv2
-
-                old = cv2.getNumThreads()
-                cv2.setNumThreads(1)
-                try:
-                    fn(out)
-                finally:
-                    cv2.setNumThreads(old)
-            return run
-
-        variants["render cv2-threads=1"] = one_cv2_thread(render_only)
-        variants["pipeline cv2-threads=1"] = one_cv2_thread(beside(VideoWriter))
         best: dict[str, tuple[float, float]] = {}
         for _ in range(args.repeats):
             for name, fn in variants.items():
@@ -153,7 +137,7 @@ def main() -> None:
         print(f"{n} frames at {args.size}x{args.size}, fastest of {args.repeats}")
         for name, (wall, cpu) in best.items():
             note = ""
-            if name not in ("render", "encode", "pipeline", "render cv2-threads=1", "encode frame-threads"):
+            if name not in ("render", "encode", "pipeline", "encode frame-threads"):
                 same = hashlib.sha256((tmp / f"{name}.mp4").read_bytes()).hexdigest() == digest
                 diff = int(np.abs(np.concatenate(list(read_video(tmp / f"{name}.mp4"))).astype(int) - ref).max())
                 note = "same bytes as pipeline" if same else f"max decoded pixel difference to pipeline {diff}"
