@@ -36,6 +36,7 @@ official Obama portrait, ``tests/data/portraits/obama_smile.jpg``).
     .venv/bin/python benchmarks/readability_search.py sad --random 120 --refine 1
     .venv/bin/python benchmarks/readability_search.py angry --peak --random 50 --top 2.0
     .venv/bin/python benchmarks/readability_search.py --score   # current prototypes, all portraits
+    .venv/bin/python benchmarks/readability_search.py angry --video all --set "motion.with.jaw_yield=0"  # videos
 
 Prints per candidate phase the best objective, and for the winner (and for the current
 prototype) p(e) per portrait and mouth state, top-1 and identity distance.
@@ -242,6 +243,65 @@ def search(benches: list[Bench], emotion: str, n_random: int, n_refine: int, rng
     return best, best_j
 
 
+def speech_energy(n: int) -> np.ndarray:
+    """Per video frame (25 fps) RMS of the demo speech, smoothed over 3 frames (as the readability test)."""
+    from emoavatar.media import decode_audio
+
+    x = decode_audio(ROOT / "examples" / "speech.wav", 16000)
+    hop = 16000 // 25
+    rms = np.array([np.sqrt(np.mean(x[i * hop:(i + 1) * hop] ** 2)) if i * hop < len(x) else 0.0 for i in range(n)])
+    return np.convolve(rms, np.ones(3) / 3, mode="same")
+
+
+def video(emotions: list[str], which: str, sets: list[str], analyzer, every: int = 9, only: str = "") -> None:
+    """The readability test's measurement (``tests/test_emotion_readability.py``) on whole videos of
+    the default pipeline (demo speech, 7.1 s) for ``emotions`` and the ``neutral`` request: mean
+    p(e), top-1, the inner-lip gap's correlation r with speech energy (and r / neutral's), the
+    largest identity distance at a third and two thirds. ``sets``: ``--set`` overrides of the
+    pipeline (e.g. ``motion.with.jaw_yield=0``). Held-out portraits are cropped as :class:`Bench` does."""
+    import tempfile
+
+    import cv2
+    from emoavatar.emotions import parse_emotion
+    from emoavatar.interfaces import EvalSample
+    from emoavatar.pipeline import Pipeline
+
+    pipe = Pipeline.from_yaml(ROOT / "examples" / "default.yaml", overrides=sets)
+    metric = get_registry().create("metrics", "emotion-acc", {"every": every})
+    tmp = Path(tempfile.mkdtemp(prefix="readability-"))
+    print(f"{'portrait':12s} {'emotion':9s} {'top1':9s} {'p':>5s} {'p_neu':>5s} {'r':>5s} {'r/neu':>5s} {'id':>5s}", flush=True)
+    for name, path in portraits(which).items():
+        if only and name not in only.split(","):
+            continue
+        image = read_image(path)
+        if image.shape[:2] != (256, 256):
+            bench = Bench(name, path, analyzer, PackagedClassifier("facex"))
+            path = tmp / f"{name}.png"
+            cv2.imwrite(str(path), cv2.cvtColor(bench.portrait.image, cv2.COLOR_RGB2BGR))
+        ref = analyzer.analyze(read_image(path)).embedding
+        got = {}
+        for emotion in ["neutral", *emotions]:
+            out = tmp / f"{name}_{emotion}.mp4"
+            pipe.run(out, portrait=path, emotion=emotion, overwrite=True)
+            ctx, sample = RunContext(face=analyzer), EvalSample(video=out, emotion=parse_emotion(emotion))
+            res = metric.evaluate(sample, ctx)
+            found = common.faces(sample, ctx)
+            lm = common.landmarks(sample, ctx)
+            mouth = np.linalg.norm(lm[:, 66] - lm[:, 62], axis=1) / common.inter_ocular(lm)
+            frames = common.frames(sample, "video")
+            dists = [float(np.linalg.norm(analyzer.embed(frames[i], found[i]) - ref))
+                     for i in (len(frames) // 3, 2 * len(frames) // 3) if found[i] is not None]
+            p = {e: float(np.mean(res.series[f"p_{e}"])) for e in EMOTIONS}
+            got[emotion] = p, float(np.corrcoef(mouth, speech_energy(len(mouth)))[0, 1])
+            if emotion == "neutral":
+                continue
+            p0, r0 = got["neutral"][0][emotion], got["neutral"][1]
+            print(f"{name:12s} {emotion:9s} {max(p, key=p.get):9s} {p[emotion]:5.2f} {p0:5.2f} {got[emotion][1]:5.2f} "
+                  f"{got[emotion][1] / r0:5.2f} {max(dists, default=float('nan')):5.2f}  "
+                  f"missing={sum(f is None for f in found)}  "
+                  + " ".join(f"{e[:3]}={v:.2f}" for e, v in p.items()), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("emotions", nargs="*", default=["happy", "sad", "angry", "surprised"])
@@ -256,6 +316,10 @@ def main() -> None:
     ap.add_argument("--start", default=None, help="JSON {emotion: {AU: w}}: search from these instead of the current")
     ap.add_argument("--peak", action="store_true", help="maximise the best single frame's p(e) instead of J")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--video", choices=("train", "held-out", "all"), default=None,
+                    help="measure whole videos of the default pipeline as the readability test does, on these portraits")
+    ap.add_argument("--set", action="append", default=[], help="with --video: pipeline override KEY=VALUE (repeatable)")
+    ap.add_argument("--only", default="", help="with --video: comma-separated portrait names")
     args = ap.parse_args()
     global PEAK
     PEAK = args.peak
@@ -263,6 +327,9 @@ def main() -> None:
     analyzer = reg.create("faces", "dlib", {"min_score": -0.5})  # the readability test's analyzer
     clf = PackagedClassifier("facex")
     rig = json.loads(args.rig)
+    if args.video:
+        video(args.emotions, args.video, args.set, analyzer, only=args.only)
+        return
 
     def benches(which):
         out = [Bench(n, p, analyzer, clf, args.shading, rig) for n, p in portraits(which).items()]

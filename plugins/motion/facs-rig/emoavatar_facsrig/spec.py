@@ -32,8 +32,9 @@ class FacsRigConfig(BaseModel):
       offsets on top of the portrait's expression (the rig before issue 11).
     - ``speech_dominance``: how much mouth AUs that close or tighten the lips (AU23, AU24) yield
       while speaking (0: not at all, 1: fully replaced by the visemes).
-    - ``jaw_yield``: how much the emotional jaw and lip parting (AU25–AU27) is reduced while
-      speaking; the rest stays as a baseline the visemes ride on (bilabials still close the lips).
+    - ``jaw_yield``: how much the emotional jaw drop (AU26, AU27) is reduced while speaking; the
+      rest stays as a baseline the visemes ride on (bilabials still close the lips). The lip
+      parting AU25 (no jaw) is held while speaking; only bilabials close it.
     - ``pause_hold``: pauses shorter than this (seconds) count as speaking for that yield.
     - ``blink_rate_per_min``: mean spontaneous blink rate (0 disables blinks).
     - ``head_motion``: gain on idle head sway and speech nods (0 keeps the head still).
