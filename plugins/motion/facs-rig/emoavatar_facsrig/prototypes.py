@@ -53,6 +53,7 @@ SPEECH_YIELDING = ("AU23", "AU24")
 #: swallows nor fights the visemes.
 JAW_OPENING = ("AU26", "AU27")
 #: Lips parted without the jaw (AU25, depressor labii / relaxed mentalis): the lips' own posture, not
-#: the mandible the visemes drive, so it does not yield while speaking (a yielding parting would be
-#: wider in pauses than in speech and invert the lips' correlation with speech); bilabials close it.
+#: the mandible the visemes drive, so by default it does not yield while speaking (``lip_yield`` 0: a
+#: yielding parting would be wider in pauses than in speech and invert the lips' correlation with
+#: speech); bilabials close it.
 LIP_PARTING = ("AU25",)

@@ -194,6 +194,9 @@ def test_lip_parting_is_held_under_speech_the_jaw_yields(portrait):
     np.testing.assert_allclose([a25[5], a25[-1]], 1.6, atol=0.02)  # speaking and silent alike (x expression_scale)
     assert a25[12] < 0.25 * a25[5]  # the bilabial closes it (its weight, smoothed over 0.03 s)
     assert a26[5] < 0.05 and a26[-1] > 1.5  # the jaw drop yields fully while speaking (jaw_yield 1)
+    old = run(portrait, {"angry": 1}, seq, cfg={"jaw_yield": 1.0, "lip_yield": 1.0,
+                                                "prototypes": {"angry": {"AU25": 1.0}}})
+    assert old.meta["au"][5, m.meta["au_names"].index("AU25")] < 0.05  # lip_yield 1: the rig before (yields too)
 
 
 def test_au_override_replaces_channel(portrait):
