@@ -18,8 +18,9 @@ SCHEDULER = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, b
                  steps_offset=1, prediction_type="v_prediction", rescale_betas_zero_snr=True, timestep_spacing="trailing")
 
 
-def make_scheduler() -> DDIMScheduler:
-    return DDIMScheduler(**SCHEDULER)
+def make_scheduler(betas: str = "linear") -> DDIMScheduler:
+    """The backbone's DDIM scheduler; ``betas="scaled_linear"``: the same with Hallo's training beta schedule."""
+    return DDIMScheduler(**{**SCHEDULER, "beta_schedule": betas})
 
 
 def tiny_vae() -> AutoencoderKL:

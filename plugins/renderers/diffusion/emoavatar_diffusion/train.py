@@ -7,7 +7,10 @@
   the stage-1 folder); its ``paired`` option adds the paired-emotion loss of :mod:`.pairs` over clips
   that share their audio.
 
-Loss: v-prediction MSE at a uniform random timestep of the backbone's scheduler (zero-SNR DDIM).
+Loss: v-prediction MSE at a uniform random timestep, as Hallo trains its backbone: zero-SNR DDIM noise with
+scaled-linear betas (``train_betas``; sampling uses the linear ones), offset noise (``noise_offset``) and the
+min-SNR-gamma weight (``snr_gamma``). From random weights (the tiny config) the denoising U-Net's SD-1.5 modules
+start from the ReferenceNet's (``shared_init``), as Hallo starts both from one SD-1.5 U-Net.
 Each step takes ``clip_frames`` consecutive frames, the clip's reference image and the
 ``motion_frames`` frames before the window; with probability ``motion_dropout`` the motion frames are
 the reference repeated instead (what the first clip of a video sees at inference), so the expression
@@ -62,6 +65,12 @@ class TrainConfig(BaseModel):
     motion_dropout: float = Field(0.5, ge=0, le=1, description="chance that the motion frames are the reference")
     paired: float = Field(0.0, ge=0, description="stage 2: weight of the paired-emotion loss (pairs.py) over clips that "
                           "share their audio frame for frame (same window, noise and timestep for all of them); 0 = off")
+    snr_gamma: float = Field(5.0, ge=0, description="min-SNR-gamma loss weight min(SNR + 1, gamma) / (SNR + 1), the "
+                             "v-prediction form Hallo trains with (snr_gamma 5.0); 0 = plain MSE")
+    noise_offset: float = Field(0.05, ge=0, description="per-channel offset noise added to the training noise (Hallo: 0.05)")
+    train_betas: Literal["linear", "scaled_linear"] = Field("scaled_linear", description="beta schedule of the training "
+                                                            "noise (zero-SNR rescaled either way); Hallo trains with "
+                                                            "scaled_linear and samples with linear")
     holdout: int = Field(4, ge=0, description="last frames of each clip never trained on (evaluated)")
     eval_steps: int = Field(20, ge=1, description="DDIM steps for the held-out frames (1: the model's x0 estimate from "
                             "pure noise, i.e. its conditional mean, the PSNR-optimal output)")
@@ -69,6 +78,8 @@ class TrainConfig(BaseModel):
                               "own landmarks when the clips carry them (data.py), else from the first frame's")
     crop_scale: float = Field(2.2, gt=0.5, le=4.0, description="head-crop scale of the clips (face.head_crop); stored in "
                               "the checkpoint so that the renderer crops portraits alike")
+    shared_init: bool = Field(True, description="random start (no `backbone:` / `init:`): the denoising U-Net's SD-1.5 "
+                              "modules start from the ReferenceNet's weights, as Hallo starts both from one SD-1.5 U-Net")
     checkpoint_every: int = Field(500, ge=0)
     log_every: int = Field(50, ge=1)
     device: str = "cpu"
@@ -176,6 +187,9 @@ def build(cfg: TrainConfig, stage: int, clips: list[Clip], log=print):
     if cfg.backbone:
         extra = load_hallo(net, cfg.backbone)
         log(f"loaded {cfg.backbone}; {len(extra)} expert keys are new")
+    elif cfg.shared_init:
+        shared = share_reference_init(net)
+        log(f"denoising U-Net: {shared} tensors start from the ReferenceNet's")
     if cfg.vae == "tiny":
         vae = fit_tiny_vae(clips, cfg.vae_steps, log=log, holdout=cfg.holdout)
         with torch.no_grad():  # unit-variance latents, as SD's 0.18215 gives for its VAE
@@ -185,6 +199,29 @@ def build(cfg: TrainConfig, stage: int, clips: list[Clip], log=print):
     else:
         vae = load_vae(cfg.vae, True)
     return net, vae
+
+
+def share_reference_init(net: Net) -> int:
+    """Start the denoising U-Net's SD-1.5 modules (every key it shares with the ReferenceNet, same shape: conv_in, time
+    embedding, resnets, spatial transformers, samplers) from the ReferenceNet's weights, as Hallo initialises both from
+    the same SD-1.5 U-Net; its own modules (motion, audio, experts, conv_out) keep their initialisation. Returns the
+    number of tensors copied."""
+    own = net.denoising_unet.state_dict()
+    shared = {k: v for k, v in net.reference_unet.state_dict().items() if k in own and own[k].shape == v.shape}
+    net.denoising_unet.load_state_dict(shared, strict=False)
+    return len(shared)
+
+
+def snr_of(sched) -> torch.Tensor:
+    """Signal-to-noise ratio ``alpha_bar / (1 - alpha_bar)`` of every training timestep (0 at zero-SNR's last one)."""
+    return sched.alphas_cumprod / (1 - sched.alphas_cumprod).clamp_min(1e-12)
+
+
+def min_snr_weight(snr: torch.Tensor | float, gamma: float) -> float:
+    """Min-SNR-gamma loss weight in the v-prediction form Hallo trains with: ``min(SNR + 1, gamma) / (SNR + 1)``
+    (1 at the noisy timesteps, down-weighting the nearly clean ones)."""
+    s = float(snr) + 1.0
+    return min(s, gamma) / s
 
 
 def trainable(net: Net, stage: int) -> list[torch.nn.Parameter]:
@@ -230,7 +267,8 @@ def train(cfg: TrainConfig, stage: int, resume: bool = False, log=print) -> dict
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
     step = load_train_state(out, opt) if resume and (out / TRAIN_STATE).is_file() else 0
     lr_at = lr_schedule(cfg)  # a function of the step, so --resume continues it
-    sched = make_scheduler()
+    sched = make_scheduler(cfg.train_betas)
+    snr = snr_of(sched)
     scale = net.config.vae_scale
     experts = stage == 2
     for clip in clips:
@@ -254,12 +292,16 @@ def train(cfg: TrainConfig, stage: int, resume: bool = False, log=print) -> dict
             ref_lat = dropped if use_ref else torch.cat([ref_lat, lat[mot]])
             if noise is None:
                 noise = torch.randn_like(x0)
+                if cfg.noise_offset:
+                    noise = noise + cfg.noise_offset * torch.randn(1, noise.shape[1], 1, 1)
                 t = torch.randint(0, sched.config.num_train_timesteps, (1,)).expand(len(idx))
             targets.append(sched.get_velocity(x0, noise, t))
             cond = clip_condition(net, clip, idx, x0.shape[-1], experts, cfg.frame_masks)
             cond = unet_inputs(net, cond, ref_lat, experts=experts)
             preds.append(net.denoising_unet(sched.add_noise(x0, noise, t), t, len(idx), cond))
         loss = paired_loss(preds, targets, cfg.paired)
+        if cfg.snr_gamma:
+            loss = loss * min_snr_weight(snr[t[0]], cfg.snr_gamma)
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
         opt.zero_grad()
