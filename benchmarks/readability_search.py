@@ -36,6 +36,8 @@ official Obama portrait, ``tests/data/portraits/obama_smile.jpg``).
     .venv/bin/python benchmarks/readability_search.py sad --random 120 --refine 1
     .venv/bin/python benchmarks/readability_search.py angry --peak --random 50 --top 2.0
     .venv/bin/python benchmarks/readability_search.py --score   # current prototypes, all portraits
+    .venv/bin/python benchmarks/readability_search.py angry --video all --set "motion.with.jaw_yield=0"  # videos
+    .venv/bin/python benchmarks/readability_search.py angry --video train --only smile,turned --video-search 30
 
 Prints per candidate phase the best objective, and for the winner (and for the current
 prototype) p(e) per portrait and mouth state, top-1 and identity distance.
@@ -242,6 +244,103 @@ def search(benches: list[Bench], emotion: str, n_random: int, n_refine: int, rng
     return best, best_j
 
 
+def speech_energy(n: int) -> np.ndarray:
+    """Per video frame (25 fps) RMS of the demo speech, smoothed over 3 frames (as the readability test)."""
+    from emoavatar.media import decode_audio
+
+    x = decode_audio(ROOT / "examples" / "speech.wav", 16000)
+    hop = 16000 // 25
+    rms = np.array([np.sqrt(np.mean(x[i * hop:(i + 1) * hop] ** 2)) if i * hop < len(x) else 0.0 for i in range(n)])
+    return np.convolve(rms, np.ones(3) / 3, mode="same")
+
+
+class VideoReader:
+    """The readability test's measurement (``tests/test_emotion_readability.py``) on whole videos of
+    the default pipeline (demo speech, 7.1 s): mean facex probabilities over every ``every``-th
+    frame, the dlib inner-lip gap's correlation r with speech energy, the largest identity distance
+    at a third and two thirds, faces missing. Held-out portraits are cropped as :class:`Bench` does."""
+
+    def __init__(self, analyzer, every: int = 9) -> None:
+        import tempfile
+
+        self.analyzer = analyzer
+        self.metric = get_registry().create("metrics", "emotion-acc", {"every": every})
+        self.tmp = Path(tempfile.mkdtemp(prefix="readability-"))
+
+    def portrait(self, name: str, path: Path) -> Path:
+        if read_image(path).shape[:2] == (256, 256):
+            return path
+        import cv2
+
+        out = self.tmp / f"{name}.png"
+        if not out.exists():
+            bench = Bench(name, path, self.analyzer, PackagedClassifier("facex"))
+            cv2.imwrite(str(out), cv2.cvtColor(bench.portrait.image, cv2.COLOR_RGB2BGR))
+        return out
+
+    def read(self, sets: list[str], name: str, path: Path, emotion: str) -> dict:
+        from emoavatar.emotions import parse_emotion
+        from emoavatar.interfaces import EvalSample
+        from emoavatar.pipeline import Pipeline
+
+        path = self.portrait(name, path)
+        out = self.tmp / f"{name}_{emotion}.mp4"
+        Pipeline.from_yaml(ROOT / "examples" / "default.yaml", overrides=sets).run(
+            out, portrait=path, emotion=emotion, overwrite=True)
+        ctx, sample = RunContext(face=self.analyzer), EvalSample(video=out, emotion=parse_emotion(emotion))
+        res = self.metric.evaluate(sample, ctx)
+        found = common.faces(sample, ctx)
+        lm = common.landmarks(sample, ctx)
+        mouth = np.linalg.norm(lm[:, 66] - lm[:, 62], axis=1) / common.inter_ocular(lm)
+        frames = common.frames(sample, "video")
+        ref = self.analyzer.analyze(read_image(path)).embedding
+        dists = [float(np.linalg.norm(self.analyzer.embed(frames[i], found[i]) - ref))
+                 for i in (len(frames) // 3, 2 * len(frames) // 3) if found[i] is not None]
+        return {"p": {e: float(np.mean(res.series[f"p_{e}"])) for e in EMOTIONS},
+                "r": float(np.corrcoef(mouth, speech_energy(len(mouth)))[0, 1]),
+                "id": max(dists, default=float("nan")), "missing": sum(f is None for f in found)}
+
+
+def chosen(which: str, only: str) -> dict[str, Path]:
+    return {n: p for n, p in portraits(which).items() if not only or n in only.split(",")}
+
+
+def video(emotions: list[str], which: str, sets: list[str], analyzer, only: str = "") -> None:
+    """Per portrait and emotion (and the ``neutral`` request): p(e), top-1, r and r / neutral's,
+    identity. ``sets``: ``--set`` overrides of the pipeline (e.g. ``motion.with.jaw_yield=0``)."""
+    reader = VideoReader(analyzer)
+    print(f"{'portrait':12s} {'emotion':9s} {'top1':9s} {'p':>5s} {'p_neu':>5s} {'r':>5s} {'r/neu':>5s} {'id':>5s}", flush=True)
+    for name, path in chosen(which, only).items():
+        ref = reader.read(sets, name, path, "neutral")
+        for emotion in emotions:
+            m = reader.read(sets, name, path, emotion)
+            p = m["p"]
+            print(f"{name:12s} {emotion:9s} {max(p, key=p.get):9s} {p[emotion]:5.2f} {ref['p'][emotion]:5.2f} "
+                  f"{m['r']:5.2f} {m['r'] / ref['r']:5.2f} {m['id']:5.2f}  missing={m['missing']}  "
+                  + " ".join(f"{e[:3]}={v:.2f}" for e, v in p.items()), flush=True)
+
+
+def video_search(emotion: str, n: int, which: str, only: str, analyzer, rng: np.random.Generator, top: float) -> None:
+    """Random FACS-valid prototypes of ``emotion`` (each AU kept with probability 0.65, weights
+    uniform in [0.2, ``top``]) scored on whole videos: per portrait p(e), its margin over the next
+    class and r / neutral's; ``J = Σ p(e) − 2 Σ max(0, 0.85 − r / r_neutral)``."""
+    reader = VideoReader(analyzer)
+    ports = chosen(which, only)
+    ref = {name: reader.read([], name, path, "neutral")["r"] for name, path in ports.items()}
+    print("neutral request r: " + " ".join(f"{k} {v:.2f}" for k, v in ref.items()), flush=True)
+    for i in range(n):
+        cand = {k: round(float(rng.uniform(0.2, top)), 2) for k in VALID[emotion] if rng.random() > 0.35}
+        sets = [f"motion.with.prototypes={{{emotion}: {json.dumps(cand)}}}"]
+        j, line = 0.0, []
+        for name, path in ports.items():
+            m = reader.read(sets, name, path, emotion)
+            p, rr = m["p"], m["r"] / ref[name]
+            j += p[emotion] - 2.0 * max(0.0, 0.85 - rr)
+            line.append(f"{name} p={p[emotion]:.2f} top1={max(p, key=p.get)[:3]} "
+                        f"margin={p[emotion] - max(v for e, v in p.items() if e != emotion):+.2f} r/neu={rr:.2f}")
+        print(f"{i:3d} J={j:+.2f}  " + " | ".join(line) + "  " + json.dumps(cand), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("emotions", nargs="*", default=["happy", "sad", "angry", "surprised"])
@@ -256,6 +355,12 @@ def main() -> None:
     ap.add_argument("--start", default=None, help="JSON {emotion: {AU: w}}: search from these instead of the current")
     ap.add_argument("--peak", action="store_true", help="maximise the best single frame's p(e) instead of J")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--video", choices=("train", "held-out", "all"), default=None,
+                    help="measure whole videos of the default pipeline as the readability test does, on these portraits")
+    ap.add_argument("--set", action="append", default=[], help="with --video: pipeline override KEY=VALUE (repeatable)")
+    ap.add_argument("--only", default="", help="with --video: comma-separated portrait names")
+    ap.add_argument("--video-search", type=int, default=0, help="with --video: this many random prototypes scored on "
+                    "whole videos (weights up to max(--top, 1.6))")
     args = ap.parse_args()
     global PEAK
     PEAK = args.peak
@@ -263,6 +368,14 @@ def main() -> None:
     analyzer = reg.create("faces", "dlib", {"min_score": -0.5})  # the readability test's analyzer
     clf = PackagedClassifier("facex")
     rig = json.loads(args.rig)
+    if args.video:
+        if args.video_search:
+            for emotion in args.emotions:
+                video_search(emotion, args.video_search, args.video, args.only, analyzer, np.random.default_rng(args.seed),
+                             max(args.top, 1.6))
+        else:
+            video(args.emotions, args.video, args.set, analyzer, only=args.only)
+        return
 
     def benches(which):
         out = [Bench(n, p, analyzer, clf, args.shading, rig) for n, p in portraits(which).items()]

@@ -144,7 +144,9 @@ def test_readable_pairs_stay_readable(renders):
 
 @pytest.mark.xfail(strict=True, reason="not met (7 of 16 top-1): benchmarks/readability_search.py finds no FACS-valid "
                    "angry that facex reads angry with the lips still following speech (closed-mouth variants p < 0.02 "
-                   "on every frame; only an open snarl reads angry, with lip/energy r -0.37); surprise is top-1 only "
+                   "on every frame; only an open snarl with bared teeth reads angry: with its lip parting held under "
+                   "speech the rig's lip gap follows speech, r 0.82, but dlib puts the upper lip at the teeth's edge, "
+                   "r -0.40; shorter teeth give r 0.59 and p(angry) 0.25); surprise is top-1 only "
                    "with a lip gap (~0.45 inter-ocular) beyond which dlib's landmarks stop following speech; each "
                    "portrait's own texture dominates (the grey-scale face reads surprised, the neutral face sad, the "
                    "turned face disgusted)")

@@ -9,9 +9,10 @@ Per frame t (all in face units, see :mod:`.face_frame`):
    landmarks (:mod:`.own_expression`; ``retarget: false`` sets ``o = 0``, the old additive rig).
    Intensity 0 keeps the portrait's face, ``neutral`` at intensity 1 is a neutral face. AU
    overrides (also times ``g``) replace their channels; lip closers (AU23, AU24) yield to speech
-   by ``speech_dominance · utterance(t)``, held through short pauses; the emotional jaw and lip
-   parting (AU25–AU27) are a baseline reduced by ``jaw_yield · utterance(t)`` and closed by the
-   bilabial viseme's weight, so the visemes ride on top of it; Gaussian smoothing.
+   by ``speech_dominance · utterance(t)``, held through short pauses; the emotional jaw (AU26,
+   AU27) is a baseline reduced by ``jaw_yield · utterance(t)``, the lip parting (AU25) by
+   ``lip_yield · utterance(t)`` (0: held), both closed by the bilabial viseme's weight, so the
+   visemes ride on top; Gaussian smoothing.
 2. shape ``S(t) = rest + Σ_k (a_k(t) − o_k) F_k + mouth_scale Σ_v v_v(t) D_v``
    with AU fields ``F_k`` (:mod:`.action_units`) and viseme fields ``D_v`` (:mod:`.mouth`) of
    the neutralised face ``rest − Σ_k o_k F_k`` (the lip closures close *its* lips): speech rides
@@ -38,7 +39,7 @@ from .face_frame import DEPTH, FaceFrame
 from .idle import blink_track, head_pose, speech_emphasis
 from .mouth import viseme_fields
 from .own_expression import OwnExpression, estimate
-from .prototypes import JAW_OPENING, PROTOTYPES, SPEECH_YIELDING
+from .prototypes import JAW_OPENING, LIP_PARTING, PROTOTYPES, SPEECH_YIELDING
 from .regions import expert_mixture
 from .smoothing import fit_rows, gaussian_smooth
 from .spec import UNILATERAL_AUS, FacsRigConfig
@@ -87,9 +88,13 @@ class FacsRigGenerator(MotionGenerator):
         yield_ = 1.0 - self.config.speech_dominance * speaking
         for name in SPEECH_YIELDING:
             act[:, CHANNELS.index(name)] *= yield_
-        jaw = (1.0 - self.config.jaw_yield * speaking) * (1.0 if closure is None else 1.0 - np.clip(closure, 0.0, 1.0))
+        press = 1.0 if closure is None else 1.0 - np.clip(closure, 0.0, 1.0)
+        jaw = (1.0 - self.config.jaw_yield * speaking) * press
         for name in JAW_OPENING:  # a baseline the visemes ride on; bilabials close it
             act[:, CHANNELS.index(name)] *= jaw
+        lips = (1.0 - self.config.lip_yield * speaking) * press
+        for name in LIP_PARTING:  # held while speaking (lip_yield 0); bilabials close it
+            act[:, CHANNELS.index(name)] *= lips
         return np.clip(gaussian_smooth(act, self.config.smoothing * fps), 0.0, 2.0)
 
     def own_expression(self, portrait: Portrait, rest: np.ndarray, fields: dict[str, np.ndarray]) -> OwnExpression:

@@ -48,6 +48,12 @@ PROTOTYPES: dict[str, dict[str, float]] = {
 #: Mouth AUs that close or tighten the lips: they yield to speech by ``speech_dominance`` (lip-sync
 #: dominates while talking).
 SPEECH_YIELDING = ("AU23", "AU24")
-#: The emotional jaw and lip parting: a baseline that speech rides on top of, reduced by ``jaw_yield``
-#: while speaking and closed by bilabial visemes (``PP``), so it neither swallows nor fights the visemes.
-JAW_OPENING = ("AU25", "AU26", "AU27")
+#: The emotional jaw drop: a baseline that speech rides on top of, reduced by ``jaw_yield`` while
+#: speaking (the visemes move the same mandible) and closed by bilabial visemes (``PP``), so it neither
+#: swallows nor fights the visemes.
+JAW_OPENING = ("AU26", "AU27")
+#: Lips parted without the jaw (AU25, depressor labii / relaxed mentalis): the lips' own posture, not
+#: the mandible the visemes drive, so by default it does not yield while speaking (``lip_yield`` 0: a
+#: yielding parting would be wider in pauses than in speech and invert the lips' correlation with
+#: speech); bilabials close it.
+LIP_PARTING = ("AU25",)

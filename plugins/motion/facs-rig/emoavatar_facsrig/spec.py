@@ -32,8 +32,11 @@ class FacsRigConfig(BaseModel):
       offsets on top of the portrait's expression (the rig before issue 11).
     - ``speech_dominance``: how much mouth AUs that close or tighten the lips (AU23, AU24) yield
       while speaking (0: not at all, 1: fully replaced by the visemes).
-    - ``jaw_yield``: how much the emotional jaw and lip parting (AU25–AU27) is reduced while
-      speaking; the rest stays as a baseline the visemes ride on (bilabials still close the lips).
+    - ``jaw_yield``: how much the emotional jaw drop (AU26, AU27) is reduced while speaking; the
+      rest stays as a baseline the visemes ride on (bilabials still close the lips).
+    - ``lip_yield``: the same for the lip parting without the jaw (AU25). 0 by default: the lips'
+      own posture is held while speaking (a parting that yielded would be wider in pauses than in
+      speech and invert the lips' correlation with speech); only bilabials close it.
     - ``pause_hold``: pauses shorter than this (seconds) count as speaking for that yield.
     - ``blink_rate_per_min``: mean spontaneous blink rate (0 disables blinks).
     - ``head_motion``: gain on idle head sway and speech nods (0 keeps the head still).
@@ -51,6 +54,7 @@ class FacsRigConfig(BaseModel):
     retarget: bool = True
     speech_dominance: float = Field(0.9, ge=0.0, le=1.0)
     jaw_yield: float = Field(0.2, ge=0.0, le=1.0)
+    lip_yield: float = Field(0.0, ge=0.0, le=1.0)
     pause_hold: float = Field(1.5, ge=0.0, le=5.0)
     blink_rate_per_min: float = Field(17.0, ge=0.0, le=60.0)
     head_motion: float = Field(1.0, ge=0.0, le=3.0)

@@ -184,6 +184,21 @@ def test_mouth_closes_in_silence_unless_surprised(portrait):
     assert full.tracks["mouth_open"][5] - neutral.tracks["mouth_open"][5] < 0.3 * extra_silent
 
 
+def test_lip_parting_is_held_under_speech_the_jaw_yields(portrait):
+    """AU25 (lips apart, no jaw) is the lips' posture: it stays while speaking (a parting that yielded
+    would be wider in pauses than in speech) and only bilabials close it; the jaw drop AU26 yields."""
+    seq = ["aa"] * 10 + ["PP"] * 4 + ["aa"] * 6 + ["sil"] * 40
+    m = run(portrait, {"angry": 1}, seq, cfg={"jaw_yield": 1.0, "prototypes": {"angry": {"AU25": 1.0, "AU26": 1.0}}})
+    au = m.meta["au"]
+    a25, a26 = au[:, m.meta["au_names"].index("AU25")], au[:, m.meta["au_names"].index("AU26")]
+    np.testing.assert_allclose([a25[5], a25[-1]], 1.6, atol=0.02)  # speaking and silent alike (x expression_scale)
+    assert a25[12] < 0.25 * a25[5]  # the bilabial closes it (its weight, smoothed over 0.03 s)
+    assert a26[5] < 0.05 and a26[-1] > 1.5  # the jaw drop yields fully while speaking (jaw_yield 1)
+    old = run(portrait, {"angry": 1}, seq, cfg={"jaw_yield": 1.0, "lip_yield": 1.0,
+                                                "prototypes": {"angry": {"AU25": 1.0}}})
+    assert old.meta["au"][5, m.meta["au_names"].index("AU25")] < 0.05  # lip_yield 1: the rig before (yields too)
+
+
 def test_au_override_replaces_channel(portrait):
     neutral = face_shape(run(portrait, {"neutral": 1}), portrait)
     m = run(portrait, {"neutral": 1}, au={"AU12": 1.0})

@@ -15,10 +15,12 @@ EMOTIONS = ("happy", "surprised")
 #: facs-rig with 3x head sway / nods and 2x lip movement: the frames differ, so the mean frame is a real baseline;
 #: expressions at the rig's strongest (3.0, default 1.6): the surprised brows rise ~1 px at 32 px. The options that
 #: shape the two expressions are pinned (the experts and the speech yield of the jaw), so that retuning facs-rig's
-#: defaults does not change this data: the emotional jaw yields to speech as much as the lip closers
-#: (``jaw_yield`` = ``speech_dominance``), and the experts are given here; warp2d renders without its expression
-#: shading (furrows and folds, also tuned for readability), which moved this data when it arrived.
+#: defaults does not change this data: the emotional jaw and lip parting yield to speech as much as the lip
+#: closers (``jaw_yield`` = ``lip_yield`` = ``speech_dominance``), and the experts are given here; warp2d renders
+#: without its expression shading (furrows and folds, also tuned for readability), which moved this data when it
+#: arrived.
 RIG = {"head_motion": 3.0, "mouth_scale": 2.0, "expression_scale": 3.0, "speech_dominance": 0.9, "jaw_yield": 0.9,
+       "lip_yield": 0.9,
        "prototypes": {"happy": {"AU6": 0.8, "AU12": 1.0, "AU25": 0.6},
                       "surprised": {"AU1": 1.0, "AU2": 1.0, "AU5": 0.9, "AU26": 0.8}}}
 
