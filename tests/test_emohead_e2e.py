@@ -35,7 +35,10 @@ IDENTITY = "astronaut"
 A2E_ARGS = ["--d", "32", "--dh", "32", "--ffn-hidden", "64", "--window", "1", "--iters", "400", "--batch", "16",
             "--seq", "32", "--lr", "2e-3", "--val-fraction", "0.25", "--val-every", "200", "--log-every", "200",
             "--threads", "2"]
-NERF = {"resolution": 64, "iterations": 300, "batch_rays": 1024, "n_samples": 16, "lr": 0.01, "device": "cpu",
+# 250 NeRF iterations (measured on this fixture's clips, seeds 0/1/2: held-out PSNR over the mean frame
+# +1.87/+2.48/+1.88 dB, face box +1.60/+2.24/+1.62 dB, the asserted bound +1.0; 300 gave +2.17/+2.94/+2.08 and
+# +1.91/+2.70/+1.89; 200 gave face +1.37/+1.56/+1.22; lips' temporal std in emohead.yaml's video 5.05 at 250, seed 2)
+NERF = {"resolution": 64, "iterations": 250, "batch_rays": 1024, "n_samples": 16, "lr": 0.01, "device": "cpu",
         "threads": 2, "holdout_every": 10, "val_every": 0, "checkpoint_every": 0, "log_every": 100, "eval_frames": 12,
         "model": {"n_levels": 8, "log2_table_size": 14, "finest_resolution": 256, "hidden": 32, "color_hidden": 32}}
 

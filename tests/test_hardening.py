@@ -334,16 +334,26 @@ def test_evaluate_refuses_a_still_image(tmp_path, kit_portrait_path, kit_speech_
 
 
 # -- EMOAVATAR_STRICT --------------------------------------------------------------------------------
-@pytest.fixture
-def broken_plugin(tmp_path) -> dict:
-    """A distribution on PYTHONPATH whose renderer entry point fails to import."""
+def _crashy_site(tmp_path, kind: str) -> dict:
     site = tmp_path / "site"
     dist = site / "emoavatar_plugin_crashy-9.9.9.dist-info"
     dist.mkdir(parents=True)
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: emoavatar-plugin-crashy\nVersion: 9.9.9\n")
-    (dist / "entry_points.txt").write_text("[emoavatar.renderers]\ncrashy = crashy_spec:SPEC\n")
+    (dist / "entry_points.txt").write_text(f"[emoavatar.{kind}]\ncrashy = crashy_spec:SPEC\n")
     (site / "crashy_spec.py").write_text('raise ImportError("needs libcrash, which is not installed")\n')
     return {"PYTHONPATH": str(site)}
+
+
+@pytest.fixture
+def broken_plugin(tmp_path) -> dict:
+    """A distribution on PYTHONPATH whose renderer entry point fails to import."""
+    return _crashy_site(tmp_path, "renderers")
+
+
+@pytest.fixture
+def broken_face_plugin(tmp_path) -> dict:
+    """The same broken distribution, as a face analyzer (a kind whose installed plugins import in about a second)."""
+    return _crashy_site(tmp_path, "faces")
 
 
 def test_strict_values_are_parsed_once_and_unknown_ones_refused(work, broken_plugin):
@@ -356,8 +366,10 @@ def test_strict_values_are_parsed_once_and_unknown_ones_refused(work, broken_plu
     assert err.count("crashy (") == 1 and "encoder" not in err and "renderer.use" not in err
 
 
-def test_doctor_prints_its_table_in_strict_mode(broken_plugin):
-    r = trivial_cli("plugins", "--doctor", env={**broken_plugin, "EMOAVATAR_STRICT": "1"})
+def test_doctor_prints_its_table_in_strict_mode(broken_face_plugin):
+    # --kind faces: the doctor imports only the face analyzers' code, not every plugin's (the diffusion renderer's
+    # import alone is ~14 s of CPU); test_plugins_cli runs the full doctor
+    r = trivial_cli("plugins", "--doctor", "--kind", "faces", env={**broken_face_plugin, "EMOAVATAR_STRICT": "1"})
     assert "emoavatar plugins" in r.stdout and "crashy" in r.stdout and "broken" in r.stdout
     assert_one_line_failure(r, "EMOAVATAR_STRICT is on", "crashy")
 

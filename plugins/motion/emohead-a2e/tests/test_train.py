@@ -64,7 +64,10 @@ def test_contrastive_partner_is_other_identity_same_emotion(tmp_path):
 
 @pytest.mark.slow
 def test_end_to_end_training_learns_mouth_motion(tmp_path):
-    """Synthetic features -> α with a learnable relation: val loss drops, mouth PC correlates."""
+    """Synthetic features -> α with a learnable relation: val loss drops, mouth PC correlates.
+
+    300 iterations (measured, --seed 0/1/2: val_reg ratio 0.27/0.28/0.26, held-out mouth-PC r 0.96/0.96/0.96;
+    600 gave 0.25/0.23/0.21 and 0.97)."""
     import torch
 
     torch.set_num_threads(1)
@@ -73,7 +76,7 @@ def test_end_to_end_training_learns_mouth_motion(tmp_path):
     assert normals[EMOTIONS.index("happy"), 1] > 0.5  # the synthetic happy clips raise α1
     args = train_a2e.parse_args(["--data", str(tmp_path / "clips"), "--out", str(tmp_path / "a2e.safetensors"),
                                  "--hyperplanes", str(tmp_path / "hp.npz"), "--d", "64", "--dh", "64",
-                                 "--ffn-hidden", "128", "64", "--iters", "600", "--batch", "16", "--seq", "24",
+                                 "--ffn-hidden", "128", "64", "--iters", "300", "--batch", "16", "--seq", "24",
                                  "--val-every", "150", "--log-every", "300", "--val-fraction", "0.15"])
     result = train_a2e.train(args, log=lambda s: None)
     hist = [h["val_reg"] for h in result["history"]]
