@@ -244,16 +244,6 @@ def search(benches: list[Bench], emotion: str, n_random: int, n_refine: int, rng
     return best, best_j
 
 
-def speech_energy(n: int) -> np.ndarray:
-    """Per video frame (25 fps) RMS of the demo speech, smoothed over 3 frames (as the readability test)."""
-    from emoavatar.media import decode_audio
-
-    x = decode_audio(ROOT / "examples" / "speech.wav", 16000)
-    hop = 16000 // 25
-    rms = np.array([np.sqrt(np.mean(x[i * hop:(i + 1) * hop] ** 2)) if i * hop < len(x) else 0.0 for i in range(n)])
-    return np.convolve(rms, np.ones(3) / 3, mode="same")
-
-
 class VideoReader:
     """The readability test's measurement (``tests/test_emotion_readability.py``) on whole videos of
     the default pipeline (demo speech, 7.1 s): mean facex probabilities over every ``every``-th
@@ -279,26 +269,15 @@ class VideoReader:
         return out
 
     def read(self, sets: list[str], name: str, path: Path, emotion: str) -> dict:
-        from emoavatar.emotions import parse_emotion
-        from emoavatar.interfaces import EvalSample
         from emoavatar.pipeline import Pipeline
+        from emoavatar_metrics.readability import read_video
 
         path = self.portrait(name, path)
         out = self.tmp / f"{name}_{emotion}.mp4"
         Pipeline.from_yaml(ROOT / "examples" / "default.yaml", overrides=sets).run(
             out, portrait=path, emotion=emotion, overwrite=True)
-        ctx, sample = RunContext(face=self.analyzer), EvalSample(video=out, emotion=parse_emotion(emotion))
-        res = self.metric.evaluate(sample, ctx)
-        found = common.faces(sample, ctx)
-        lm = common.landmarks(sample, ctx)
-        mouth = np.linalg.norm(lm[:, 66] - lm[:, 62], axis=1) / common.inter_ocular(lm)
-        frames = common.frames(sample, "video")
         ref = self.analyzer.analyze(read_image(path)).embedding
-        dists = [float(np.linalg.norm(self.analyzer.embed(frames[i], found[i]) - ref))
-                 for i in (len(frames) // 3, 2 * len(frames) // 3) if found[i] is not None]
-        return {"p": {e: float(np.mean(res.series[f"p_{e}"])) for e in EMOTIONS},
-                "r": float(np.corrcoef(mouth, speech_energy(len(mouth)))[0, 1]),
-                "id": max(dists, default=float("nan")), "missing": sum(f is None for f in found)}
+        return read_video(out, emotion, ROOT / "examples" / "speech.wav", self.analyzer, self.metric, ref)
 
 
 def chosen(which: str, only: str) -> dict[str, Path]:
@@ -316,7 +295,7 @@ def video(emotions: list[str], which: str, sets: list[str], analyzer, only: str 
             m = reader.read(sets, name, path, emotion)
             p = m["p"]
             print(f"{name:12s} {emotion:9s} {max(p, key=p.get):9s} {p[emotion]:5.2f} {ref['p'][emotion]:5.2f} "
-                  f"{m['r']:5.2f} {m['r'] / ref['r']:5.2f} {m['id']:5.2f}  missing={m['missing']}  "
+                  f"{m['r']:5.2f} {m['r'] / ref['r']:5.2f} {m['identity']:5.2f}  missing={m['missing']}  "
                   + " ".join(f"{e[:3]}={v:.2f}" for e, v in p.items()), flush=True)
 
 

@@ -11,12 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 from _support import EXAMPLES
-from emoavatar.emotions import EMOTIONS, parse_emotion
-from emoavatar.interfaces import EvalSample, RunContext
-from emoavatar.media import decode_audio, read_image
+from emoavatar.media import read_image
 from emoavatar.pipeline import Pipeline
 from emoavatar.registry import get_registry
 
@@ -34,18 +31,11 @@ def _portraits() -> dict[str, Path]:
             "open_mouth": DATA / "einstein_open_mouth.jpg"}
 
 
-def speech_energy(n: int) -> np.ndarray:
-    x = decode_audio(EXAMPLES / "speech.wav", 16000)
-    hop = 16000 // 25
-    rms = np.array([np.sqrt(np.mean(x[i * hop:(i + 1) * hop] ** 2)) if i * hop < len(x) else 0.0 for i in range(n)])
-    return np.convolve(rms, np.ones(3) / 3, mode="same")
-
-
 @pytest.fixture(scope="module")
 def renders(tmp_path_factory):
     """Per (portrait, emotion): mean class probabilities, mouth/energy correlation, faces missing,
     and the largest identity distance to the portrait."""
-    from emoavatar_metrics import common
+    from emoavatar_metrics.readability import read_video
 
     reg = get_registry()
     pipe = Pipeline.from_yaml(EXAMPLES / "default.yaml")
@@ -60,20 +50,7 @@ def renders(tmp_path_factory):
         for emotion in ASKED:
             video = tmp / f"{name}_{emotion}.mp4"
             pipe.run(video, portrait=path, emotion=emotion)
-            ctx, sample = RunContext(face=analyzer), EvalSample(video=video, emotion=parse_emotion(emotion))
-            res = metric.evaluate(sample, ctx)
-            found = common.faces(sample, ctx)
-            lm = common.landmarks(sample, ctx)
-            mouth = np.linalg.norm(lm[:, 66] - lm[:, 62], axis=1) / common.inter_ocular(lm)
-            frames = common.frames(sample, "video")  # identity at a third and two thirds, on the tracked face
-            dists = [float(np.linalg.norm(analyzer.embed(frames[i], found[i]) - ref))
-                     for i in (len(frames) // 3, 2 * len(frames) // 3) if found[i] is not None]
-            out[name, emotion] = {
-                "p": {e: float(np.mean(res.series[f"p_{e}"])) for e in EMOTIONS},
-                "r": float(np.corrcoef(mouth, speech_energy(len(mouth)))[0, 1]),
-                "missing": sum(f is None for f in found),
-                "identity": max(dists),
-            }
+            out[name, emotion] = read_video(video, emotion, EXAMPLES / "speech.wav", analyzer, metric, ref)
             m = out[name, emotion]
             print(f"{name:10s} {emotion:9s} top1={max(m['p'], key=m['p'].get):9s} p={m['p'][emotion]:.3f} "
                   f"r={m['r']:.2f} id={m['identity']:.2f} missing={m['missing']}  "
