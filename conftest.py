@@ -4,8 +4,8 @@ Every test module starts with ONE torch thread, whatever the module before it ch
 thread per core, and OpenMP threads spin while they wait for each other: on a 2-core CI machine that also runs
 an encoder, a worker process or another job, two threads made small models many times slower (the 1/16-width
 FID Inception test: 3.4 s with one thread, 19-27 s with two; plugins/metrics + plugins/controllers/mixture
-tests: 94 -> 53 s). A module that wants more threads sets them itself (tests/test_emohead_e2e.py trains with
-two, as measured there); it no longer leaks them into the modules after it.
+tests: 94 -> 53 s). A module that wants more threads sets them itself; they no longer leak into the modules
+after it (tests/test_emohead_e2e.py used to leave two).
 """
 
 from __future__ import annotations
