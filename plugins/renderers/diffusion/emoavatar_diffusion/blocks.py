@@ -34,8 +34,7 @@ def attend(attn: Attention, x: torch.Tensor, context: torch.Tensor | None = None
     (e.g. one set for a GPU) runs as diffusers runs it."""
     if type(attn.processor) is not AttnProcessor2_0 or attn.norm_cross or attn.group_norm is not None \
             or attn.spatial_norm is not None or attn.norm_q is not None or attn.norm_k is not None \
-            or attn.residual_connection \
-            or attn.rescale_output_factor != 1.0:
+            or attn.residual_connection or attn.rescale_output_factor != 1.0:
         return Attention.forward(attn, x, encoder_hidden_states=context)
     b = x.shape[0]
     ctx = x if context is None else context
