@@ -32,6 +32,12 @@ browser:
 	  apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; } \
 	  || echo "note: Chromium could not be installed (needs root and apt-get): the browser UI test will be skipped"
 
+# Python may write its bytecode (into .venv/pycache, not the source tree) even where the environment sets
+# PYTHONDONTWRITEBYTECODE: the tests start ~200 Python processes (CLI runs, workers), each of which would
+# otherwise compile torch's, transformers' and our modules from source again (tests/test_hardening.py: 89 -> 43 s).
+test test-fast: export PYTHONDONTWRITEBYTECODE :=
+test test-fast: export PYTHONPYCACHEPREFIX := $(abspath $(VENV))/pycache
+
 test: venv browser
 	$(BIN)/python -m pytest -q
 

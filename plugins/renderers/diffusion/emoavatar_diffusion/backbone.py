@@ -116,10 +116,14 @@ class FaceLocator(nn.Module):
         self.conv_out = zero_module(nn.Conv2d(channels[-1], out_channels, 3, padding=1))
 
     def forward(self, mask: torch.Tensor) -> torch.Tensor:
+        # channels-last on CPU: its few channels at 8x the latent size run ~1.5x faster there (forward + backward, tiny
+        # config, one thread); the output is handed back in the default layout
+        if mask.device.type == "cpu":
+            mask = mask.contiguous(memory_format=torch.channels_last)
         h = nn.functional.silu(self.conv_in(mask))
         for b in self.blocks:
             h = nn.functional.silu(b(h))
-        return self.conv_out(h)
+        return self.conv_out(h).contiguous()
 
 
 class ImageProj(nn.Module):

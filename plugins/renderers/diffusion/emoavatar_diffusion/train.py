@@ -158,12 +158,20 @@ def clip_latents(vae, clips: list[Clip], scale: float, holdout: int, motion: int
     return out
 
 
+def adam(params: list[torch.nn.Parameter], lr: float) -> torch.optim.AdamW:
+    """AdamW without weight decay (= Adam), fused into one kernel per step where PyTorch has one (CPU, CUDA): on the
+    tiny config's ~940 parameter tensors the per-tensor update took 43 ms a step on one CPU thread, the fused one 16 ms.
+    The two differ only in float rounding (~3e-8 after 60 steps)."""
+    fused = all(p.device.type in ("cpu", "cuda") and p.dtype in (torch.float32, torch.float16, torch.bfloat16) for p in params)
+    return torch.optim.AdamW(params, lr=lr, weight_decay=0.0, fused=fused or None)
+
+
 def fit_tiny_vae(clips: list[Clip], steps: int, lr: float = 2e-3, log=print, holdout: int = 0):
     """Test config only: no pretrained VAE exists at that size, so fit one on the training frames (the last
     ``holdout`` frames of each clip, which are evaluated, are left out)."""
     vae = tiny_vae()
     x = torch.cat([to_tensor(np.concatenate([c.frames[:len(c.frames) - holdout], c.ref_image[None]])) for c in clips])
-    opt = torch.optim.Adam(vae.parameters(), lr=lr)
+    opt = adam(list(vae.parameters()), lr)
     for s in range(steps):
         b = x[torch.randint(0, len(x), (8,))]
         post = vae.encode(b).latent_dist
@@ -264,7 +272,7 @@ def train(cfg: TrainConfig, stage: int, resume: bool = False, log=print) -> dict
     net, vae = build(cfg, stage, clips, log)
     vae.requires_grad_(False)
     params = trainable(net, stage)
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
+    opt = adam(params, cfg.lr)
     step = load_train_state(out, opt) if resume and (out / TRAIN_STATE).is_file() else 0
     lr_at = lr_schedule(cfg)  # a function of the step, so --resume continues it
     sched = make_scheduler(cfg.train_betas)
