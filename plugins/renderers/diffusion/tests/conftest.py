@@ -25,15 +25,35 @@ RIG = {"head_motion": 3.0, "mouth_scale": 2.0, "expression_scale": 3.0, "speech_
                       "surprised": {"AU1": 1.0, "AU2": 1.0, "AU5": 0.9, "AU26": 0.8}}}
 
 
+#: the demo speech (examples/speech.wav, 7.1 s, five phrases) cut 4 frames (160 ms) after its last word ends (the first
+#: silent 40 ms frame is frame 156), as the kit's 2 s speech ends (frame 46 of 50): 160 frames, 6.4 s. The 6 held-out
+#: frames (the last ones) then hold the end of the last word and the mouth closing, as in the 2 s clips; the full 7.1 s
+#: would end in 0.7 s of silence, where a copy of the last frame scores 36-42 dB, above the tiny VAE's ~31 dB ceiling
+SPEECH_FRAMES = 160
+
+
+def cut_speech(src: Path, frames: int, dst: Path, fps: float = 25.0) -> Path:
+    """The first ``frames / fps`` seconds of the WAV ``src`` (16-bit PCM), copied sample for sample to ``dst``."""
+    import wave
+
+    with wave.open(str(src)) as w:
+        params, n = w.getparams(), int(round(frames / fps * w.getframerate()))
+        pcm = w.readframes(n)
+    with wave.open(str(dst), "wb") as o:
+        o.setparams(params)
+        o.writeframes(pcm)
+    return dst
+
+
 def _require(*modules: str) -> None:
     for m in modules:
         pytest.importorskip(m)
 
 
-def render_kit_clips(work: Path, rig: dict = RIG) -> dict:
-    """``{emotion: clip.npz}``: 2 s of the kit speech rendered by examples/default.yaml (facs-rig options ``rig``)
-    with each emotion; audio features = the prosody encoder's per-frame columns; reference = the kit portrait;
-    per-frame landmarks tracked (dlib, :func:`emoavatar.tracking.track_faces`) on the full-resolution frames."""
+def render_kit_clips(work: Path, rig: dict = RIG, speech: Path | None = None, emotions: tuple = EMOTIONS) -> dict:
+    """``{emotion: clip.npz}``: ``speech`` (default: the kit's 2 s speech) rendered by examples/default.yaml (facs-rig
+    options ``rig``) with each emotion; audio features = the prosody encoder's per-frame columns; reference = the kit
+    portrait; per-frame landmarks tracked (dlib, :func:`emoavatar.tracking.track_faces`) on the full-resolution frames."""
     import cv2
     import torch
     import yaml
@@ -54,7 +74,8 @@ def render_kit_clips(work: Path, rig: dict = RIG) -> dict:
     portrait = kit_portrait()
     lm = np.asarray(portrait.face.landmarks, np.float64)
     x0, y0, side = head_crop(lm, portrait.height, portrait.width, CROP)
-    audio = Audio.load(kit_speech_path())
+    speech = Path(speech or kit_speech_path())
+    audio = Audio.load(speech)
     ctx = RunContext(fps=25.0, n_frames=audio.n_frames(25.0))
     prosody = Registry().create("encoders", "prosody", {}).encode(audio, ctx).values
     spec = yaml.safe_load((ROOT / "examples" / "default.yaml").read_text())
@@ -64,9 +85,9 @@ def render_kit_clips(work: Path, rig: dict = RIG) -> dict:
     default = Pipeline.from_dict(spec)
     neutral = cv2.resize(portrait.image[y0:y0 + side, x0:x0 + side], (RES, RES), interpolation=cv2.INTER_AREA)
     out = {}
-    for emo in EMOTIONS:
+    for emo in emotions:
         video = work / f"{emo}.mp4"
-        default.run(video, portrait=portrait.path, audio=kit_speech_path(), emotion=emo, transcript="")
+        default.run(video, portrait=portrait.path, audio=speech, emotion=emo, transcript="")
         frames = np.concatenate(list(read_video(video)))
         crops = np.stack([cv2.resize(f[y0:y0 + side, x0:x0 + side], (RES, RES), interpolation=cv2.INTER_AREA)
                           for f in frames])
@@ -83,10 +104,12 @@ def render_kit_clips(work: Path, rig: dict = RIG) -> dict:
 
 @pytest.fixture(scope="session")
 def kit_clips(tmp_path_factory):
-    """``{emotion: clip.npz}`` (:func:`render_kit_clips` with ``RIG``), rendered once per session."""
+    """``{emotion: clip.npz}`` (:func:`render_kit_clips` with ``RIG``) of the demo speech cut to ``SPEECH_FRAMES``,
+    rendered once per session."""
     _require("emoavatar_dlib", "emoavatar_phonemes", "emoavatar_prosody", "emoavatar_mixture", "emoavatar_facsrig",
              "emoavatar_warp2d")
-    return render_kit_clips(tmp_path_factory.mktemp("moee_clips"))
+    work = tmp_path_factory.mktemp("moee_clips")
+    return render_kit_clips(work, speech=cut_speech(ROOT / "examples" / "speech.wav", SPEECH_FRAMES, work / "speech.wav"))
 
 
 @pytest.fixture(scope="session")

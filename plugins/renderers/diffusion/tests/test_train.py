@@ -10,13 +10,15 @@ import pytest
 import yaml
 from emoavatar.cli import main as cli
 
-STAGE1 = {"size": "tiny", "vae": "tiny", "vae_steps": 300, "iterations": 300, "lr": 2e-3, "lr_schedule": "cosine",
+STAGE1 = {"size": "tiny", "vae": "tiny", "vae_steps": 300, "iterations": 450, "lr": 2e-3, "lr_schedule": "cosine",
           "warmup": 20, "clip_frames": 4, "motion_frames": 2, "motion_dropout": 0.3, "holdout": 6, "eval_steps": 1,
-          "checkpoint_every": 0, "log_every": 50, "threads": 1, "crop_scale": 1.6,  # conftest.CROP
-          # the recipe before Hallo's training loss and shared init (the trainer's defaults): with those, stage 1 gains
-          # +0.48 dB on average over seeds 0-3 (within the seed spread) but stage 2's happy mouth no longer rises above
-          # stage 1's by the asserted margin (README)
-          "snr_gamma": 0.0, "noise_offset": 0.0, "train_betas": "linear", "shared_init": False}
+          "checkpoint_every": 0, "log_every": 50, "threads": 1, "crop_scale": 1.6}  # conftest.CROP
+# the loss is the trainer's default, Hallo's (min-SNR weight, offset noise, scaled-linear training betas, shared init);
+# on the 6.4 s clips (conftest.SPEECH_FRAMES) and with 450 steps it beats the mean frame by >= 1.39 dB on seeds 0-3 and the
+# last frame by >= 1 dB on seeds 0, 2, 3 (seed 1: -0.22 dB; README)
+
+#: stage 2 keeps the plain v-MSE on linear betas it was measured with (README)
+PLAIN_LOSS = {"snr_gamma": 0.0, "noise_offset": 0.0, "train_betas": "linear"}
 
 
 #: stage 2 with the paired-emotion loss (pairs.py; the two clips share their audio): 50 steps of both clips, the
@@ -50,12 +52,13 @@ def test_stage1_generates_held_out_frames_better_than_the_baselines(stage1):
     assert m["step"] == STAGE1["iterations"] and m["loss_last"] < m["loss_first"] / 3
     assert m["mean_frame_psnr"] < 27.0  # the clips move: the mean frame is a real baseline (34 dB on still clips)
     assert m["holdout_psnr"] > m["noise_psnr"] + 15.0
-    # measured (README): 24.81 dB vs 24.95 mean frame, 24.84 last frame, 23.61 reference; mouth box 22.50 vs 21.27.
-    # The mean and last frame are NOT beaten by a clear margin (README: the 300-step model is underfit); asserted is
-    # what seed 0 shows, less a safety margin: near the mean frame, above the reference copy and, in the mouth box
-    # (where the audio and the per-frame masks drive the frames), above the mean frame.
-    assert m["holdout_psnr"] > m["mean_frame_psnr"] - 0.6 and m["holdout_psnr"] > m["reference_psnr"] + 0.6
-    assert m["mouth_psnr"] > m["mouth_mean_frame_psnr"] + 0.6
+    # measured (README): 25.82 dB vs 23.14 mean frame, 24.75 last frame, 22.38 reference; mouth box 24.72 vs 20.32.
+    # Issue 9's "clearly better" (>= 1 dB above both baselines on seeds 0-3) is met against the mean training frame on
+    # all four seeds (+2.65 / +1.39 / +2.98 / +3.33 dB) but against a copy of the last frame before the held-out window
+    # only on seeds 0, 2, 3 (+1.03 / -0.22 / +1.37 / +1.72 dB, before the fused AdamW; seed 0 now +1.07): asserted is what
+    # this seed shows, less a safety margin
+    assert m["holdout_psnr"] >= m["mean_frame_psnr"] + 1.0 and m["holdout_psnr"] > m["last_frame_psnr"] + 0.5
+    assert m["holdout_psnr"] > m["reference_psnr"] + 0.6 and m["mouth_psnr"] > m["mouth_mean_frame_psnr"] + 0.6
 
 
 @pytest.mark.slow
@@ -74,7 +77,7 @@ def test_stage1_resumes_from_its_train_state(stage1, kit_clips, tmp_path):
 @pytest.fixture(scope="session")
 def stage2(stage1, kit_clips, tmp_path_factory):
     work = tmp_path_factory.mktemp("moee_stage2")
-    cfg = _write(work / "stage2.yaml", {**STAGE1, "init": str(stage1), "iterations": STAGE2_STEPS, "lr": STAGE2_LR,
+    cfg = _write(work / "stage2.yaml", {**STAGE1, **PLAIN_LOSS, "init": str(stage1), "iterations": STAGE2_STEPS, "lr": STAGE2_LR,
                                         "motion_dropout": 1.0, "paired": STAGE2_PAIRED,
                                         "data": [str(p) for p in kit_clips.values()], "output": str(work / "s2")})
     assert cli(["train", "moee-stage2", str(cfg)]) == 0
@@ -184,25 +187,22 @@ def test_stage2_trains_only_experts_and_moves_expression_toward_request(stage1, 
             pixel[stage, emo] = pixel_proxy(out, happy.frames[idx], surprised.frames[idx], happy.landmarks)
     print("AU proxies (tracked): real frames", real, "generated", gen, "pixel proxy (> 0: happier)", pixel)
     assert real["surprised"]["brows"] > real["happy"]["brows"] + 0.03 and real["happy"]["AU12"] > real["surprised"]["AU12"] + 0.03
-    assert real["happy"]["AU12_signed"] > real["surprised"]["AU12_signed"] + 0.1  # measured +0.048 vs -0.292
+    assert real["happy"]["AU12_signed"] > real["surprised"]["AU12_signed"] + 0.1  # measured +0.108 vs -0.064
     # stage 1 (experts untrained: zero-initialised outputs) cannot tell the requests apart
     assert np.array_equal(frames["stage1", "happy"], frames["stage1", "surprised"])
     # stage 2: a surprised request raises the brows (both AU1 and AU2) above the happy request's and above stage 1's;
-    # measured (README): brows 0.019 (surprised) vs 0.000 (happy), stage 1 0.007 (per-frame masks; static masks: 0.026 vs
-    # 0.001, stage 1 0.007); real frames 0.062 vs 0; with stage 1 (static masks)
-    # trained from seed 1 / 2 / 3 instead: 0.056 / 0.031 / 0.026 vs 0.008 / 0.001 / 0.002 (stage 1 0.015 / 0.005 / 0.009)
+    # measured on the 6.4 s clips (README): brows 0.022 (surprised) vs 0.003 (happy), stage 1 0.010; real frames 0.056
+    # vs 0. On the 2 s clips before (README history): 0.019 vs 0.000, stage 1 0.007, and 0.026-0.056 over seeds 0-3
     s, h, base = gen["stage2", "surprised"], gen["stage2", "happy"], gen["stage1", "happy"]
     assert s["brows"] > h["brows"] + 0.012 and s["AU1"] > h["AU1"] and s["AU2"] > h["AU2"]
     assert s["brows"] > base["brows"] + 0.01
     # a happy request raises the mouth corners (AU12's geometry, signed: every generated mouth tracks below the neutral
     # reference, where the clipped AU12 reads 0) above the surprised request's and above stage 1's; measured (README):
-    # -0.105 (happy) vs -0.173 (surprised), stage 1 -0.124 (per-frame masks); with static masks -0.066 vs -0.117, stage 1
-    # -0.100, and seeds 1 / 2 / 3: -0.054 / -0.032 / -0.087 vs -0.121 / -0.058 /
-    # -0.144, stage 1 -0.072 / -0.046 / -0.096. The margins hold on all four seeds (seed 0: 0.050 and 0.034 measured)
+    # -0.066 (happy) vs -0.105 (surprised), stage 1 -0.077 (on the 2 s clips before: -0.105 vs -0.173, stage 1 -0.124)
     h12, s12, base12 = h["AU12_signed"], s["AU12_signed"], base["AU12_signed"]
     assert h12 > s12 + 0.02 and h12 > base12 + 0.005
-    # and the mouth/brow pixels move toward the requested emotion's frames (measured 3.79 vs -2.06 grey levels;
-    # seeds 1 / 2 / 3: 3.44 vs -3.62, 3.76 vs -1.10, 4.03 vs -1.01)
+    # and the mouth/brow pixels move toward the requested emotion's frames (measured 1.59 vs -1.90 grey levels; on the 2 s
+    # clips before 3.99 vs -1.30)
     assert pixel["stage2", "happy"] > pixel["stage2", "surprised"] + 1.5
 
 
