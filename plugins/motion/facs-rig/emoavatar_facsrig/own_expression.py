@@ -14,7 +14,14 @@ Measures (face units: inter-ocular distance 1, y down the face, see :mod:`.face_
 * ``lift``: lip centre height above the mouth corners (mid of 51/57 minus mean of 48/54);
   above neutral -> AU12 (smile), below -> AU15 (corners down).
 * ``width``: mouth-corner distance; wider than neutral backs the AU12 estimate.
-* ``brow``: mean brow height above the eye centres; above neutral -> AU1 + AU2, below -> AU4.
+* brows, the whole brow's height first, then its *shape*: ``brow``, the mean brow height above the
+  eye centres; below neutral -> AU4 (brows lowered: AU4 moves every brow point down, the inner end
+  most). Then, on the face with that AU4 removed, per side and averaged (the rig's brow AUs are
+  bilateral): ``inner``, the inner brow end's height above the inner eye corner (21 over 39, 22
+  over 42); above neutral -> AU1 (inner raise: the oblique "sad" brow); ``outer``, the outer end's
+  height above the outer eye corner (17 over 36, 26 over 45); above neutral -> AU2 (outer raise).
+  The rig's AU1 field moves only ``inner``, AU2 only ``outer``, so each is estimated on its own;
+  like the lip gap, a raise beyond the dead band counts in full (from the neutral value).
 * ``teeth``: fraction of bright, low-saturation pixels inside the inner-lip polygon.
 
 Each estimate is ``(measure − neutral) / sensitivity`` where the sensitivity is the measure's
@@ -31,7 +38,17 @@ import numpy as np
 
 INNER_GAP_PAIRS = ((61, 67), (62, 66), (63, 65))
 #: neutral value and dead band (face units) of each measure.
-NEUTRAL = {"gap": (0.0, 0.035), "lift": (0.0, 0.03), "width": (0.85, 0.07), "brow": (0.30, 0.05)}
+#: Brows (dlib, 256² crops): inner / outer heights on faces with relaxed brows 0.26-0.28 / 0.07-0.15
+#: (the kit's smile, both Obama portraits), Grace Hopper 0.31 / 0.19; raised: the neutral test face
+#: (Biden) 0.33 / 0.19, Einstein 0.52 / 0.22 (one side 0.28). Mean brow: 0.23 (both Obama
+#: portraits: lowered), 0.26 (smile), 0.31-0.32 (Biden, Hopper), 0.44 (Einstein).
+NEUTRAL = {"gap": (0.0, 0.035), "lift": (0.0, 0.03), "width": (0.85, 0.07),
+           "brow": (0.30, 0.05), "inner": (0.27, 0.04), "outer": (0.15, 0.05)}
+#: Largest own brow activation (the rig's activation clip): Einstein's inner raise measures 3.5.
+BROW_CLIP = 2.0
+#: Face units beyond a brow raise's dead band over which its estimate grows to the whole raise.
+BROW_RAMP = 0.01
+INNER_BROW, OUTER_BROW = ((21, 39), (22, 42)), ((17, 36), (26, 45))  # (brow end, eye corner) per side
 
 
 @dataclass(frozen=True)
@@ -55,7 +72,9 @@ def measures(face: np.ndarray) -> dict[str, float]:
     width = float(np.linalg.norm(face[54] - face[48]))
     eyes = face[36:48, 1].mean()
     brow = float(eyes - face[17:27, 1].mean())
-    return {"gap": gap, "lift": lift, "width": width, "brow": brow}
+    inner = float(np.mean([face[eye, 1] - face[b, 1] for b, eye in INNER_BROW]))
+    outer = float(np.mean([face[eye, 1] - face[b, 1] for b, eye in OUTER_BROW]))
+    return {"gap": gap, "lift": lift, "width": width, "brow": brow, "inner": inner, "outer": outer}
 
 
 def _excess(value: float, key: str) -> float:
@@ -105,6 +124,21 @@ def teeth_share(image: np.ndarray | None, lm_px: np.ndarray) -> float:
     return float(bright.mean())
 
 
+def brow_activations(fields: dict[str, np.ndarray], rest: np.ndarray) -> dict[str, float]:
+    """Own AU4 (whole brow lowered), then AU1 (inner raise) and AU2 (outer raise) from the brow shape."""
+    au: dict[str, float] = {}
+    lowered = _excess(measures(rest)["brow"], "brow")
+    if lowered < 0:
+        au["AU4"] = min(lowered / _response(fields, rest, "AU4", "brow"), BROW_CLIP)
+    face = rest - au.get("AU4", 0.0) * fields["AU4"]
+    m = measures(face)
+    for key, name in (("inner", "AU1"), ("outer", "AU2")):
+        if _excess(m[key], key) > 0:  # beyond the dead band: the whole raise from the neutral value
+            full = np.clip(_excess(m[key], key) / BROW_RAMP, 0.0, 1.0)  # reached over BROW_RAMP (continuous)
+            au[name] = full * (m[key] - NEUTRAL[key][0]) / _response(fields, face, name, key)
+    return {k: float(np.clip(v, 0.0, BROW_CLIP)) for k, v in au.items()}
+
+
 def estimate(rest: np.ndarray, fields: dict[str, np.ndarray], image: np.ndarray | None = None,
              lm_px: np.ndarray | None = None) -> OwnExpression:
     """Own AU activations of the rest shape ``rest [68, 2]`` (face units), with the rig's fields."""
@@ -130,11 +164,6 @@ def estimate(rest: np.ndarray, fields: dict[str, np.ndarray], image: np.ndarray 
         au["AU6"] = min(0.6 * au["AU12"], 1.0)  # a broad smile raises the cheeks (Duchenne): not measurable here
     elif lift < 0:
         au["AU15"] = float(np.clip(lift / _response(fields, rest, "AU15", "lift"), 0.0, 1.2))
-    brow = _excess(m["brow"], "brow")
-    if brow > 0:
-        r = _response(fields, rest, "AU1", "brow") + _response(fields, rest, "AU2", "brow")
-        au["AU1"] = au["AU2"] = float(np.clip(brow / r, 0.0, 1.2))
-    elif brow < 0:
-        au["AU4"] = float(np.clip(brow / _response(fields, rest, "AU4", "brow"), 0.0, 1.2))
+    au.update(brow_activations(fields, rest))
     teeth = teeth_share(image, lm_px) if lm_px is not None else 0.0
     return OwnExpression({k: float(v) for k, v in au.items() if v > 1e-3}, float(m["gap"]), teeth)
