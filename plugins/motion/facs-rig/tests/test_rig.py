@@ -325,6 +325,42 @@ def test_estimate_recovers_applied_action_units():
     assert sad.au.get("AU15", 0) > 0.3 and "AU12" not in sad.au
 
 
+def test_brow_shape_gives_inner_and_outer_raise_and_lowering_separately():
+    """Issue 11: the brows' shape, not their mean height: raised inner ends (the oblique "sad"
+    brow) are own AU1 without AU2, raised outer ends AU2 without AU1, a whole brow lowered AU4."""
+    fields = au_fields(NEUTRAL_FACE)
+    brow_aus = lambda face: {k: v for k, v in estimate(face, fields).au.items() if k in ("AU1", "AU2", "AU4")}  # noqa: E731
+    assert brow_aus(NEUTRAL_FACE) == {}  # flat, relaxed brows: nothing of their own
+    oblique = NEUTRAL_FACE.copy()
+    oblique[[21, 22], 1] -= 0.07  # inner ends up by 0.07 IOD, outer ends and mean brow about unchanged
+    inner = brow_aus(oblique)
+    assert inner.get("AU1", 0) > 0.8 and set(inner) == {"AU1"}, inner
+    assert abs(measures(oblique)["brow"] - measures(NEUTRAL_FACE)["brow"]) < 0.05  # the mean-height estimate missed it
+    outer = NEUTRAL_FACE.copy()
+    outer[[17, 26], 1] -= 0.07
+    assert set(brow_aus(outer)) == {"AU2"} and brow_aus(outer)["AU2"] > 0.5
+    lowered = brow_aus(NEUTRAL_FACE + 3.0 * fields["AU4"])  # beyond the mean height's dead band (0.05 IOD)
+    assert lowered.get("AU4", 0) > 0.8 and "AU1" not in lowered and "AU2" not in lowered, lowered
+    # the estimate is continuous at the dead band's edge (no jump from 0 to a whole raise)
+    edge = NEUTRAL_FACE.copy()
+    edge[[21, 22], 1] -= 0.02 + 1e-4  # inner 0.31 + 1e-4: just beyond the band
+    assert brow_aus(edge).get("AU1", 0) < 0.02
+
+
+def test_raised_inner_brows_come_down_unless_the_emotion_asks_for_them():
+    """Retargeting removes the portrait's own inner raise for emotions whose prototype does not
+    ask for it (happy, neutral), keeps it at intensity 0, and sad sets its own absolute AU1."""
+    fields = au_fields(NEUTRAL_FACE)
+    p = template_portrait(face=NEUTRAL_FACE + 1.2 * fields["AU1"])
+    inner = lambda s: measures(s)["inner"]  # noqa: E731
+    rest = inner(rest_of(p))
+    assert run(p, {"happy": 1}).meta["own_au"].get("AU1", 0) > 0.8
+    for asked in ("happy", "neutral"):
+        assert inner(face_shape(run(p, {asked: 1}), p)) == pytest.approx(0.27, abs=0.01), asked  # NEUTRAL["inner"]
+    assert inner(face_shape(run(p, {"happy": 1}, intensity=0.0), p)) == pytest.approx(rest, abs=1e-3)
+    assert inner(face_shape(run(p, {"sad": 1}), p)) > inner(face_shape(run(p, {"happy": 1}), p)) + 0.08
+
+
 def test_polygon_mask():
     ys, xs = np.mgrid[0:10, 0:10]
     sq = np.array([[2.0, 2], [7, 2], [7, 7], [2, 7]])
