@@ -21,13 +21,16 @@ Measures (face units: inter-ocular distance 1, y down the face, see :mod:`.face_
   over 42); above neutral -> AU1 (inner raise: the oblique "sad" brow); ``outer``, the outer end's
   height above the outer eye corner (17 over 36, 26 over 45); above neutral -> AU2 (outer raise).
   The rig's AU1 field moves only ``inner``, AU2 only ``outer``, so each is estimated on its own;
-  like the lip gap, a raise beyond the dead band counts in full (from the neutral value).
+  like the lip gap, a raise beyond the dead band counts in full (from the neutral value), reached
+  over :data:`BROW_RAMP` beyond the band so that the estimate stays continuous. Retargeting then
+  lowers raised brows for every request whose prototype does not raise them (issue 11).
 * ``teeth``: fraction of bright, low-saturation pixels inside the inner-lip polygon.
 
 Each estimate is ``(measure − neutral) / sensitivity`` where the sensitivity is the measure's
 change per unit activation of that AU's own field, with a dead band for person-to-person
 variation. Neutral values and dead bands are hand-set from dlib's 68 landmarks on neutral and
-expressive portraits (the test portraits); they are a heuristic, not a fit to data.
+expressive portraits (the test portraits; for the brows also the two held-out faces of
+``benchmarks/readability_search.py``); they are a heuristic, not a fit to data.
 """
 
 from __future__ import annotations
