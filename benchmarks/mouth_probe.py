@@ -5,7 +5,9 @@ real stages (facs-rig ``generate``, head motion, blinks and smoothing off; warp2
 sweep of mouth openings:
 
 * ``aa``: the ``neutral`` request speaking the open viseme ``aa`` at facs-rig ``mouth_scale`` s;
-* ``sur``: the ``surprised`` request in silence with its jaw AU26 at w (times ``expression_scale``).
+* ``sur``: the ``surprised`` request in silence with its jaw AU26 at w (times ``expression_scale``);
+* ``snarl``: the open snarl that facex reads angry (README, "Is there any FACS-valid angry"), in
+  silence and speaking ``PP``, ``E``, ``aa``.
 
 and fits dlib's 68 landmarks on each render (box detected on the frame, as the readability test's
 tracker does). Per frame it prints the rig's target inner-lip gap (landmarks 62-66, the
@@ -41,6 +43,7 @@ from readability_search import Bench, portraits  # noqa: E402
 
 SCALES = (0.5, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0)
 JAWS = (0.4, 0.8, 1.0, 1.25)
+SNARL = {"AU4": 1.5, "AU10": 1.5, "AU16": 0.9, "AU25": 1.0, "AU26": 0.8, "AU5": 0.5, "AU7": 0.8}
 TOL = 0.2  # dlib "follows" while |dlib gap - rig gap| <= TOL x max(rig gap, 0.3)
 RIG = {"head_motion": 0.0, "blink_rate_per_min": 0.0, "smoothing": 0.0, "mouth_smoothing": 0.0}
 
@@ -88,6 +91,7 @@ def main() -> None:
         rows = [(f"aa x{s:.1f}", one_frame(bench, "neutral", "aa", {"mouth_scale": s})) for s in SCALES]
         sur = dict(PROTOTYPES["surprised"])
         rows += [(f"sur AU26 {w:.2f}", one_frame(bench, "surprised", "sil", {}, {**sur, "AU26": w})) for w in JAWS]
+        rows += [(f"snarl {v}", one_frame(bench, "angry", v, {}, SNARL)) for v in ("sil", "PP", "E", "aa")]
         print(f"{name}: {'frame':15s} rig   dlib  d_up  d_lo", flush=True)
         follows = 0.0
         for label, (lm, frame) in rows:
