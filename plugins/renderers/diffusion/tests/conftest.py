@@ -82,7 +82,7 @@ def render_kit_clips(work: Path, rig: dict = RIG, speech: Path | None = None, em
     spec.pop("inputs", None)
     spec["motion"] = {"use": "facs-rig", "with": rig}
     # warp2d's expression shading and near-black mouth cavity (readability features of issue 11) off
-    spec["renderer"] = {"use": "warp2d", "with": {"shading": 0.0, "cavity_shade": 0.0}}
+    spec["renderer"] = {"use": "warp2d", "with": {"shading": 0.0, "cavity": "classic"}}
     default = Pipeline.from_dict(spec)
     neutral = cv2.resize(portrait.image[y0:y0 + side, x0:x0 + side], (RES, RES), interpolation=cv2.INTER_AREA)
     out = {}

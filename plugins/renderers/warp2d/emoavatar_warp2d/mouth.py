@@ -27,10 +27,10 @@ from .eyes import polygon_pixels
 UPPER_INNER = [60, 61, 62, 63, 64]
 GAP_PAIRS = ((61, 67), (62, 66), (63, 65))
 _GAP_UP, _GAP_LO = np.array(GAP_PAIRS).T
-EDGE = np.array([35.0, 14.0, 14.0])  # cavity colour near the lips (RGB), cavity_shade 1
+EDGE = np.array([35.0, 14.0, 14.0])  # cavity colour near the lips (RGB)
 DEEP = np.array([12.0, 4.0, 4.0])    # deep inside
-EDGE_LIGHT = np.array([100.0, 40.0, 38.0])  # the earlier red-brown cavity (cavity_shade 0)
-DEEP_LIGHT = np.array([30.0, 9.0, 10.0])
+EDGE_CLASSIC = np.array([100.0, 40.0, 38.0])  # the earlier red-brown cavity (option cavity: classic)
+DEEP_CLASSIC = np.array([30.0, 9.0, 10.0])
 TEETH = np.array([214.0, 206.0, 190.0])
 FULL_AT = 0.08  # extra opening (in inter-ocular distances) at which the fill is fully opaque
 SUB = 2         # fixed-point bits for sub-pixel polygons
@@ -76,10 +76,11 @@ class MouthPainter:
     """Paints the cavity for one portrait (source gap and lip colour measured once)."""
 
     def __init__(self, image: np.ndarray, lm: np.ndarray, iod: float, teeth: float, feather: float,
-                 shade: float = 1.0) -> None:
+                 cavity: str = "dark") -> None:
         self.src_gap = lip_gap(lm) / iod
         tint = lip_colour(image, lm) / 255.0
-        edge, self.deep = EDGE_LIGHT + shade * (EDGE - EDGE_LIGHT), DEEP_LIGHT + shade * (DEEP - DEEP_LIGHT)
+        self.classic = cavity == "classic"  # the earlier red-brown polygon (data other tests were measured on)
+        edge, self.deep = (EDGE_CLASSIC, DEEP_CLASSIC) if self.classic else (EDGE, DEEP)
         self.edge = edge * (0.6 + 0.4 * tint / max(tint.max(), 1e-3))
         self.teeth = teeth
         self.feather = feather
@@ -108,7 +109,7 @@ class MouthPainter:
             return
         org = np.array([x0, y0], np.float64)
         scale = float(1 << SUB)
-        poly = np.round((smooth_contour(inner) - org) * scale).astype(np.int32)
+        poly = np.round(((inner if self.classic else smooth_contour(inner)) - org) * scale).astype(np.int32)
         mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
         cv2.fillPoly(mask, [poly], 255, lineType=cv2.LINE_AA, shift=SUB)
         hard = cv2.threshold(mask, 127, 1, cv2.THRESH_BINARY)[1]  # = (mask > 127) as uint8
