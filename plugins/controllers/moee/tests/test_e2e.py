@@ -49,7 +49,13 @@ def measured(tmp_path_factory):
             from emoavatar.media import read_video, write_image
 
             baseline = tmp / "neutral_face.png"
-            write_image(baseline, next(iter(read_video(video, chunk=50)))[25])
+            # the neutral face with closed lips: the frame after the onset with the smallest dlib inner-lip
+            # gap. dlib's brow points on the neutral request's frames move by about +-0.01 inter-ocular
+            # distances with the speaking mouth (and with how warp2d paints it), a third of the AU2 margin
+            # below, so the baseline is not taken from an arbitrary speaking frame
+            frames = next(iter(read_video(video, chunk=50)))
+            gaps = [np.linalg.norm(np.subtract(*ctx.face.analyze(f, embed=False).landmarks[[66, 62]])) for f in frames[8:]]
+            write_image(baseline, frames[8 + int(np.argmin(gaps))])
         res = metric.evaluate(EvalSample(video, portrait=baseline, fps=25.0), ctx)
         out[name] = {k: float(np.mean(v[8:])) for k, v in res.series.items()}  # after the onset
     print({k: {a: round(v[a], 3) for a in ("AU1", "AU2", "AU12")} for k, v in out.items()})

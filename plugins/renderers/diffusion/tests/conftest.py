@@ -81,7 +81,8 @@ def render_kit_clips(work: Path, rig: dict = RIG, speech: Path | None = None, em
     spec = yaml.safe_load((ROOT / "examples" / "default.yaml").read_text())
     spec.pop("inputs", None)
     spec["motion"] = {"use": "facs-rig", "with": rig}
-    spec["renderer"] = {"use": "warp2d", "with": {"shading": 0.0}}  # warp2d's expression shading (a readability feature) off
+    # warp2d's expression shading and near-black mouth cavity (readability features of issue 11) off
+    spec["renderer"] = {"use": "warp2d", "with": {"shading": 0.0, "cavity": "classic"}}
     default = Pipeline.from_dict(spec)
     neutral = cv2.resize(portrait.image[y0:y0 + side, x0:x0 + side], (RES, RES), interpolation=cv2.INTER_AREA)
     out = {}

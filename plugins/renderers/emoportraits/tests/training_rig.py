@@ -21,6 +21,7 @@ RIG_PINNED = (
     "--set", "motion.with.expression_scale=1.6",
     "--set", "motion.with.mouth_scale=1.0",
     "--set", "renderer.with.shading=0",  # warp2d's expression shading (furrows, folds) off: also a readability feature
+    "--set", "renderer.with.cavity=classic",  # warp2d's earlier red-brown polygon mouth (the dark one: issue 11's mouth)
     "--set", "motion.with.prototypes={happy: {AU6: 0.8, AU12: 1.0, AU25: 0.6}, "
              "surprised: {AU1: 1.0, AU2: 1.0, AU5: 0.9, AU26: 0.8}, sad: {AU1: 1.0, AU4: 0.6, AU15: 0.9, AU17: 0.3}}",
 )

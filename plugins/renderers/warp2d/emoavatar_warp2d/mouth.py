@@ -4,7 +4,12 @@ The warp alone would stretch whatever the portrait shows between its lips (a thi
 smile's teeth) over the whole opening. Where the target inner-lip polygon (60-67) is opened
 beyond the portrait's, it is painted over with
 
-* a red-brown cavity, tinted by the portrait's lip colour and darker with distance from the lips;
+* a near-black cavity (a dark red-brown at the lips, tinted by the portrait's lip colour, darker
+  with distance from them), bounded by a smooth curve through the inner-lip landmarks (a spline,
+  not the 8-point polygon): dlib's lip landmarks, which the lip/speech measure of issue 11 fits,
+  follow that opening further than a lighter red-brown hexagon (``benchmarks/mouth_probe.py``:
+  up to an inner-lip gap of 0.52-0.56 instead of 0.37-0.48 inter-ocular distances on three of
+  the four readability portraits);
 * a light band just below the upper inner lip (upper teeth), as tall as a fraction of the
   opening and fading towards the mouth corners;
 
@@ -22,11 +27,37 @@ from .eyes import polygon_pixels
 UPPER_INNER = [60, 61, 62, 63, 64]
 GAP_PAIRS = ((61, 67), (62, 66), (63, 65))
 _GAP_UP, _GAP_LO = np.array(GAP_PAIRS).T
-EDGE = np.array([100.0, 40.0, 38.0])  # cavity colour near the lips (RGB)
-DEEP = np.array([30.0, 9.0, 10.0])    # deep inside
+EDGE = np.array([35.0, 14.0, 14.0])  # cavity colour near the lips (RGB)
+DEEP = np.array([12.0, 4.0, 4.0])    # deep inside
+EDGE_CLASSIC = np.array([100.0, 40.0, 38.0])  # the earlier red-brown cavity (option cavity: classic)
+DEEP_CLASSIC = np.array([30.0, 9.0, 10.0])
 TEETH = np.array([214.0, 206.0, 190.0])
 FULL_AT = 0.08  # extra opening (in inter-ocular distances) at which the fill is fully opaque
 SUB = 2         # fixed-point bits for sub-pixel polygons
+
+
+def _spline_weights(n: int = 4) -> np.ndarray:
+    """``[8 n, 8]`` weights: the inner-lip polygon (60-67) with each lip's curve, corner to corner,
+    resampled by a uniform Catmull-Rom spline through its 5 points (``n`` samples per edge; the
+    ends extended linearly), a fixed linear map of the 8 landmarks."""
+    t = np.linspace(0, 1, n, endpoint=False)[:, None]
+    basis = 0.5 * np.hstack([-t + 2 * t ** 2 - t ** 3, 2 - 5 * t ** 2 + 3 * t ** 3,
+                             t + 4 * t ** 2 - 3 * t ** 3, -t ** 2 + t ** 3])  # [n, 4] for p0..p3
+    rows = []
+    for lip in ((0, 1, 2, 3, 4), (4, 5, 6, 7, 0)):
+        sel = np.eye(8)[list(lip)]                               # [5, 8]
+        ext = np.vstack([2 * sel[0] - sel[1], sel, 2 * sel[-1] - sel[-2]])  # [7, 8]
+        rows += [basis @ ext[i - 1:i + 3] for i in range(1, 5)]
+    return np.vstack(rows)
+
+
+SPLINE = _spline_weights()
+
+
+def smooth_contour(inner: np.ndarray) -> np.ndarray:
+    """The inner-lip polygon ``[8, 2]`` as a smooth closed curve ``[32, 2]`` through its points
+    (sharp only at the mouth corners): the painted cavity has no straight-edged hexagon."""
+    return SPLINE @ inner
 
 
 def lip_gap(lm: np.ndarray) -> float:
@@ -44,11 +75,13 @@ def lip_colour(image: np.ndarray, lm: np.ndarray) -> np.ndarray:
 class MouthPainter:
     """Paints the cavity for one portrait (source gap and lip colour measured once)."""
 
-    def __init__(self, image: np.ndarray, lm: np.ndarray, iod: float, teeth: float, feather: float) -> None:
+    def __init__(self, image: np.ndarray, lm: np.ndarray, iod: float, teeth: float, feather: float,
+                 cavity: str = "dark") -> None:
         self.src_gap = lip_gap(lm) / iod
         tint = lip_colour(image, lm) / 255.0
-        self.edge = EDGE * (0.6 + 0.4 * tint / max(tint.max(), 1e-3))
-        self.deep = DEEP
+        self.classic = cavity == "classic"  # the earlier red-brown polygon (data other tests were measured on)
+        edge, self.deep = (EDGE_CLASSIC, DEEP_CLASSIC) if self.classic else (EDGE, DEEP)
+        self.edge = edge * (0.6 + 0.4 * tint / max(tint.max(), 1e-3))
         self.teeth = teeth
         self.feather = feather
 
@@ -76,7 +109,7 @@ class MouthPainter:
             return
         org = np.array([x0, y0], np.float64)
         scale = float(1 << SUB)
-        poly = np.round((inner - org) * scale).astype(np.int32)
+        poly = np.round(((inner if self.classic else smooth_contour(inner)) - org) * scale).astype(np.int32)
         mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
         cv2.fillPoly(mask, [poly], 255, lineType=cv2.LINE_AA, shift=SUB)
         hard = cv2.threshold(mask, 127, 1, cv2.THRESH_BINARY)[1]  # = (mask > 127) as uint8

@@ -49,7 +49,7 @@ class Warp2DRenderer(Renderer):
         # interior (mouth, eye openings) first, so lips and lids win where triangles fold
         self._order = np.concatenate([np.flatnonzero(self.mesh.interior), np.flatnonzero(~self.mesh.interior)])
         iod = self.mesh.iod
-        self._mouth = MouthPainter(image, lm, iod, cfg.teeth, cfg.feather) if cfg.mouth_fill else None
+        self._mouth = MouthPainter(image, lm, iod, cfg.teeth, cfg.feather, cfg.cavity) if cfg.mouth_fill else None
         self._eyes = EyePainter(image, lm, iod, cfg.feather)
         self._shader: ExpressionShader | None = None
 

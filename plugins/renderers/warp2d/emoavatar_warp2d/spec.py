@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from emoavatar.spec import ComponentSpec
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -12,6 +14,9 @@ class Warp2DConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     mouth_fill: bool = Field(True, description="paint a dark mouth cavity where the lips open wider than in the portrait")
+    cavity: Literal["dark", "classic"] = Field("dark", description="mouth cavity paint: 'dark' a near-black cavity "
+                                               "bounded by a spline through the inner-lip landmarks (dlib's lip landmarks "
+                                               "follow wider openings); 'classic' the earlier red-brown 8-point polygon")
     teeth: float = Field(0.6, ge=0.0, le=1.0, description="strength of the upper-teeth band in an opened mouth (0: none)")
     blink_fill: bool = Field(True, description="tint the lowered eyelid with skin colour sampled above the eye and draw "
                              "a lash line, so blinks read as closed eyes")

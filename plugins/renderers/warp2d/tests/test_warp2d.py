@@ -122,6 +122,9 @@ def test_mouth_opens_darker_and_measured_wider(analyzer, example):
     # the mouth fill is optional: without it the stretched portrait shows (much brighter)
     plain = renderer(example, mouth_fill=False).render(motion(target), CTX)[0]
     assert lum(plain) > lum(frame) + 20
+    # the default near-black cavity (issue 11: dlib's lips follow it further) vs the earlier red-brown one
+    classic = renderer(example, cavity="classic").render(motion(target), CTX)[0]
+    assert lum(classic) > lum(frame) + 10, (lum(classic), lum(frame))  # measured 67.7 vs 52.5 (teeth band included)
 
 
 def test_closed_mouth_gets_no_cavity():
