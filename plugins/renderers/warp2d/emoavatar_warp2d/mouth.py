@@ -7,9 +7,10 @@ beyond the portrait's, it is painted over with
 * a near-black cavity (a dark red-brown at the lips, tinted by the portrait's lip colour, darker
   with distance from them), bounded by a smooth curve through the inner-lip landmarks (a spline,
   not the 8-point polygon): dlib's lip landmarks, which the lip/speech measure of issue 11 fits,
-  follow that opening further than a lighter red-brown hexagon (``benchmarks/mouth_probe.py``:
-  up to an inner-lip gap of 0.52-0.56 instead of 0.37-0.48 inter-ocular distances on three of
-  the four readability portraits);
+  follow that opening further than a lighter red-brown hexagon (``benchmarks/mouth_probe.py``,
+  with facs-rig's own brow shape: ``aa`` followed to an inner-lip gap of 0.53 / 0.56 instead of
+  0.46 / 0.56 inter-ocular distances on the smile / grey-scale face, 0.37 either way on the
+  neutral face; the surprise jaw at ~0.45 read within 0.01 instead of 0.05-0.10);
 * a light band just below the upper inner lip (upper teeth), as tall as a fraction of the
   opening and fading towards the mouth corners;
 
