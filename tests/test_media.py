@@ -78,3 +78,38 @@ def test_a_pcm_wav_opens_from_its_header_with_what_a_full_probe_finds(kit_speech
             probed.close()
             ours.close()
     assert probe_duration(stereo) == pytest.approx(1.0) and probe_duration(flac) == pytest.approx(1.0, abs=0.01)
+
+
+def test_a_mono_pcm16_wav_at_the_asked_rate_is_read_directly_with_pyavs_samples(kit_speech_path, tmp_path):
+    """issue 11 (speed): a mono 16-bit WAV at the asked rate skips PyAV's decode loop; the samples
+    are bit-identical to PyAV's, and every other WAV (another rate, stereo, truncated, not a WAV)
+    still goes through PyAV."""
+    import wave
+
+    from emoavatar.media import audio as audio_mod
+    from emoavatar.media.audio import iter_audio
+
+    def pyav(path, rate):
+        return np.concatenate([c.reshape(-1) for c in iter_audio(path, rate)])
+
+    odd = tmp_path / "odd.wav"  # full-scale extremes and an odd sample count
+    write_wav(odd, np.concatenate([[-1.0, 1.0, 0.0], np.random.default_rng(1).uniform(-1, 1, 16001)]), 16000)
+    for path in (kit_speech_path, odd):
+        direct = audio_mod._read_pcm16_mono(path, 16000)
+        assert direct is not None and direct.dtype == np.float32
+        assert np.array_equal(direct, pyav(path, 16000)), path
+        assert np.array_equal(decode_audio(path, 16000), direct)
+    assert audio_mod._read_pcm16_mono(odd, 8000) is None  # resampled by PyAV
+    assert len(decode_audio(odd, 8000)) == pytest.approx(len(direct) / 2, abs=64)
+    stereo = tmp_path / "stereo.wav"
+    with wave.open(str(stereo), "wb") as w:
+        w.setnchannels(2), w.setsampwidth(2), w.setframerate(16000)
+        w.writeframes(np.zeros(200, "<i2").tobytes())
+    assert audio_mod._read_pcm16_mono(stereo, 16000) is None and len(decode_audio(stereo, 16000)) == 100
+    cut = tmp_path / "cut.wav"  # header promises more than the file holds: what is there, as PyAV reads it
+    cut.write_bytes(kit_speech_path.read_bytes()[:20001])
+    assert np.array_equal(decode_audio(cut, 16000), pyav(cut, 16000))
+    fake = tmp_path / "fake.wav"
+    fake.write_bytes(b"RIFF" + b"\0" * 40)
+    with pytest.raises(MediaError):
+        decode_audio(fake, 16000)
