@@ -46,9 +46,11 @@ def encode_only(frames: list[np.ndarray], out: Path, audio: Path) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", type=int, default=512, help="portrait side in pixels")
-    ap.add_argument("--long", type=float, default=60.0, help="seconds of speech for the long run")
+    ap.add_argument("--long", type=float, default=60.0, help="seconds of speech for the long run (0: no long run)")
     ap.add_argument("--repeats", type=int, default=2)
     args = ap.parse_args()
+    if args.long < 0 or args.repeats < 1:
+        ap.error("--long must be >= 0 and --repeats >= 1")
     import cv2
 
     pipe = Pipeline.from_yaml(ROOT / "examples" / "default.yaml")
@@ -73,6 +75,8 @@ def main() -> None:
         print(f"pipeline / encode-only     {t_enc / t_pipe:6.3f}      (goal >= 0.6)")
         best = min(stages, key=lambda x: x[0])[1]
         print("stages of that run (s)     " + ", ".join(f"{k} {v:.2f}" for k, v in best.items()))
+        if args.long == 0:
+            return
         x = decode_audio(speech, 16000)
         reps = int(np.ceil(args.long * 16000 / len(x)))
         long_wav = tmp / "long.wav"

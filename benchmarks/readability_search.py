@@ -38,6 +38,7 @@ official Obama portrait, ``tests/data/portraits/obama_smile.jpg``).
     .venv/bin/python benchmarks/readability_search.py --score   # current prototypes, all portraits
     .venv/bin/python benchmarks/readability_search.py angry --video all --set "motion.with.jaw_yield=0"  # videos
     .venv/bin/python benchmarks/readability_search.py angry --video train --only smile,turned --video-search 30
+    .venv/bin/python benchmarks/readability_search.py angry --extra AU2 --video train --video-search 15  # slanted brows
 
 Prints per candidate phase the best objective, and for the winner (and for the current
 prototype) p(e) per portrait and mouth state, top-1 and identity distance.
@@ -334,6 +335,8 @@ def main() -> None:
     ap.add_argument("--start", default=None, help="JSON {emotion: {AU: w}}: search from these instead of the current")
     ap.add_argument("--peak", action="store_true", help="maximise the best single frame's p(e) instead of J")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--extra", default="", help="comma-separated AUs searched beyond the emotion's FACS-valid ones "
+                    "(e.g. AU2 for angry's slanted brows)")
     ap.add_argument("--video", choices=("train", "held-out", "all"), default=None,
                     help="measure whole videos of the default pipeline as the readability test does, on these portraits")
     ap.add_argument("--set", action="append", default=[], help="with --video: pipeline override KEY=VALUE (repeatable)")
@@ -347,6 +350,15 @@ def main() -> None:
     analyzer = reg.create("faces", "dlib", {"min_score": -0.5})  # the readability test's analyzer
     clf = PackagedClassifier("facex")
     rig = json.loads(args.rig)
+    extra = [a for a in args.extra.split(",") if a]
+    if extra:
+        from emoavatar_facsrig.generator import CHANNELS
+
+        unknown = [a for a in extra if a not in CHANNELS] + [e for e in args.emotions if e not in VALID]
+        if unknown:
+            ap.error(f"--extra: unknown AU or emotion without a FACS-valid set: {', '.join(unknown)}")
+        for emotion in args.emotions:
+            VALID[emotion] = tuple(VALID[emotion]) + tuple(a for a in extra if a not in VALID[emotion])
     if args.video:
         if args.video_search:
             for emotion in args.emotions:
