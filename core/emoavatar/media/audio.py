@@ -88,10 +88,8 @@ def _read_pcm16_mono(path: Path, sample_rate: int) -> np.ndarray | None:
                 return None
             out = np.empty(min(w.getnframes(), path.stat().st_size // 2), np.float32)
             n = 0
-            while block := w.readframes(1 << 16):
+            while n < len(out) and (block := w.readframes(min(1 << 16, len(out) - n))):  # never past the data chunk
                 x = np.frombuffer(block[: len(block) // 2 * 2], dtype="<i2")
-                if n + len(x) > len(out):
-                    out = np.resize(out, n + len(x))
                 out[n:n + len(x)] = x
                 n += len(x)
     except (wave.Error, EOFError, OSError, ValueError):
@@ -110,7 +108,7 @@ def decode_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
     else is decoded by PyAV into one buffer sized from the header's duration (grown if the
     header is short), so the peak is the waveform itself, not the waveform plus a list of its
     pieces."""
-    fast = _read_pcm16_mono(Path(path), sample_rate) if Path(path).is_file() else None
+    fast = _read_pcm16_mono(Path(path), sample_rate)  # None also for a missing file: PyAV's open says why
     if fast is not None:
         return fast
     try:
