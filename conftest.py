@@ -29,19 +29,10 @@ LONGEST_FIRST = (
 )
 
 
-def pytest_collection_modifyitems(config, items):
+def pytest_collection_modifyitems(items):
     """Start the longest files first (a stable sort: every other test keeps its place and order)."""
-    root = config.rootpath
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-
-    def key(item):
-        try:
-            rel = item.path.relative_to(root).as_posix()
-        except ValueError:  # a test outside the repository (pytest given another path)
-            return len(rank)
-        return rank.get(rel, len(rank))
-
-    items.sort(key=key)
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))  # nodeid: rootdir-relative path
 
 
 @pytest.fixture(autouse=True, scope="module")
